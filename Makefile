@@ -1,0 +1,54 @@
+# mlpipe: `make run` and `make test` are the two commands; each sets up what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+LOCK      := requirements/lock.txt
+STAMP     := $(VENV)/.installed
+CONFIG    ?= configs/adult.yaml
+# uv from PATH, else the one `make install` puts next to the system python.
+UV        := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: help install lock run test lint format compile clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with uv and install the lock plus the project (editable)
+
+$(STAMP): $(LOCK) pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@test -x $(PY) || $(UV) venv --python 3.11 $(VENV)
+	$(UV) pip install --python $(PY) -r $(LOCK)
+	$(UV) pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+lock: ## Re-resolve requirements/requirements.in into the committed lock file
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		requirements/requirements.in -o $(LOCK)
+
+run: install ## Run the full training pipeline locally on the bundled Adult data
+	$(VENV)/bin/mlpipe run --config $(CONFIG)
+
+test: install ## Run the whole test suite (unit, component, compile, manifests, end-to-end)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check
+	$(VENV)/bin/ruff check components pipelines tests
+	$(VENV)/bin/ruff format --check components pipelines tests
+
+format: install ## ruff format and autofix
+	$(VENV)/bin/ruff check --fix components pipelines tests
+	$(VENV)/bin/ruff format components pipelines tests
+
+compile: install ## Compile the training pipeline to KFP IR YAML in build/
+	$(VENV)/bin/mlpipe compile --output build/training_pipeline.yaml
+
+clean: ## Remove the venv, build outputs, local runs and the local model registry
+	rm -rf $(VENV) build runs registry .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+-include make/*.mk

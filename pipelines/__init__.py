@@ -1,0 +1,1 @@
+"""Pipelines wired from the stages in `components/`, the local runner and the `mlpipe` CLI."""

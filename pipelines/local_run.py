@@ -1,0 +1,200 @@
+"""Run the training pipeline on this machine with `kfp.local` and write `summary.json`.
+
+kfp.local reports only pass/fail for the whole pipeline. To give each stage its
+status, seconds and error, the runner wraps kfp.local's single-task dispatch
+(the function its DAG orchestrator calls per task) and tees the task's output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from components.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
+
+
+class _Tee(io.TextIOBase):
+    """Pass output through while keeping it, so a failed task's last error can be read."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        self.lines.extend(text.splitlines())
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def error_from_output(lines: list[str]) -> str:
+    """The message of the last exception a task printed (our errors name file, column or value)."""
+    for line in reversed(lines):
+        match = _ERROR_LINE.match(line)
+        if match and "RuntimeError: Task" not in line:
+            return f"{match.group(1)}: {match.group(2)}" if match.group(1) != "UserInputError" else match.group(2)
+    return "stage failed; see its log above"
+
+
+def _stage_name(component_name: str) -> str:
+    return component_name.removeprefix("comp-").replace("-", "_")
+
+
+def _plain(value: Any) -> Any:
+    """KFP metadata stores every number as a float; give whole numbers back as ints."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def _merge(target: dict, part: dict) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+@contextlib.contextmanager
+def record_stages(records: list[dict[str, Any]]) -> Iterator[None]:
+    """Record name, status, seconds, outputs and error of every task kfp.local runs."""
+    from kfp.local import executor_input_utils, status, task_dispatcher
+
+    original: Callable = task_dispatcher.run_single_task_implementation
+
+    def recorded(**kwargs):
+        name = _stage_name(kwargs["component_name"])
+        task_root = executor_input_utils.construct_local_task_root(
+            pipeline_root=kwargs["pipeline_root"],
+            pipeline_resource_name=kwargs["pipeline_resource_name"],
+            task_resource_name=executor_input_utils.get_local_task_resource_name(kwargs["component_name"]),
+        )
+        log.info("stage %s: started", name)
+        tee = _Tee(sys.stdout)
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(tee):
+            outputs, task_status = original(**kwargs)
+        seconds = round(time.perf_counter() - start, 2)
+        ok = task_status == status.Status.SUCCESS
+        record = {"name": name, "status": "succeeded" if ok else "failed", "seconds": seconds}
+        record["outputs"] = outputs
+        record["task_root"] = task_root
+        if not ok:
+            record["error"] = error_from_output(tee.lines)
+        records.append(record)
+        log.info("stage %s: %s in %.1f s", name, record["status"], seconds)
+        return outputs, task_status
+
+    task_dispatcher.run_single_task_implementation = recorded
+    try:
+        yield
+    finally:
+        task_dispatcher.run_single_task_implementation = original
+
+
+def summary_parts(record: dict[str, Any]) -> list[dict]:
+    """What a stage adds to summary.json: its artifacts' `summary` metadata, or on failure
+    the `summary.json` files its outputs left (validate writes its anomalies there before failing)."""
+    parts = []
+    for value in record.get("outputs", {}).values():
+        artifacts = value if isinstance(value, list) else [value]
+        for artifact in artifacts:
+            part = getattr(artifact, "metadata", {}).get("summary")
+            if isinstance(part, dict):
+                parts.append(_plain(part))
+    if record["status"] == "failed":
+        for path in sorted(Path(record["task_root"]).glob("*/summary.json")):
+            parts.append(json.loads(path.read_text()))
+    return parts
+
+
+def build_summary(records: list[dict[str, Any]], run_dir: Path, config_path: str, wall: float) -> dict:
+    failed = next((r for r in records if r["status"] == "failed"), None)
+    summary: dict[str, Any] = {
+        "status": "failed" if failed else "succeeded",
+        "failed_stage": failed["name"] if failed else None,
+        "error": failed["error"] if failed else None,
+        "run_dir": str(run_dir),
+        "config": config_path,
+        "wall_seconds": round(wall, 2),
+        "data": {"train_rows": None, "eval_rows": None, "fingerprint": None},
+        "anomalies": [],
+        "stages": [{k: r[k] for k in ("name", "status", "seconds")} for r in records],
+    }
+    for record in records:
+        for part in summary_parts(record):
+            _merge(summary, part)
+    return summary
+
+
+def new_run_dir(root: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = root / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = root / f"{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def point_latest(root: Path, run_dir: Path) -> None:
+    latest = root / "latest"
+    tmp = root / f".latest-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, latest)
+
+
+def run_pipeline(
+    config_path: str,
+    runs_root: str | Path = "runs",
+    runner: str = "subprocess",
+    arguments: dict[str, Any] | None = None,
+) -> tuple[dict, Path]:
+    """Run the training pipeline locally; returns the summary and the run directory."""
+    from kfp import local
+
+    from pipelines.training import training_pipeline
+
+    runs_root = Path(runs_root).resolve()
+    run_dir = new_run_dir(runs_root)
+    if runner == "docker":
+        backend = local.DockerRunner()
+    elif runner == "subprocess":
+        backend = local.SubprocessRunner(use_venv=False)
+    else:
+        raise ValueError(f"unknown runner {runner!r}; expected 'subprocess' or 'docker'")
+    local.init(runner=backend, pipeline_root=str(run_dir / "artifacts"), raise_on_error=False)
+    records: list[dict[str, Any]] = []
+    args = {"config_path": str(Path(config_path).resolve()), **(arguments or {})}
+    start = time.perf_counter()
+    with record_stages(records), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+        training_pipeline(**args)
+    summary = build_summary(records, run_dir, args["config_path"], time.perf_counter() - start)
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    point_latest(runs_root, run_dir)
+    return summary, run_dir
