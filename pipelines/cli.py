@@ -51,6 +51,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary["status"] == "succeeded" else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from pipelines.data_checks import generate_schema
+
+    if not args.write:
+        print("nothing written: pass --write to (re)generate the curated schema", file=sys.stderr)
+        return 2
+    print(f"wrote {generate_schema(args.config, args.output)}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from pipelines.data_checks import validate_batch
+
+    output = Path(args.output or Path(args.runs) / "validations" / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    result = validate_batch(args.config, args.data, output, runs_root=args.runs, baseline=args.baseline)
+    for anomaly in result.anomalies:
+        level = "ERROR" if anomaly.blocking else "WARN"
+        print(f"{level} {anomaly.feature}: {anomaly.kind}: {anomaly.description}")
+    print(f"report: {output / 'report.md'}")
+    if result.blocking:
+        features = sorted({a.feature for a in result.blocking})
+        print(f"batch rejected: offending features: {', '.join(features)}", file=sys.stderr)
+        return 1
+    print("batch accepted")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpipe", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -63,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--train-data", help="override the config's train data location")
     run.add_argument("--eval-data", help="override the config's eval data location")
     run.set_defaults(func=cmd_run)
+
+    schema = sub.add_parser("schema", help="generate a curated schema starting point from the train data")
+    schema.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
+    schema.add_argument("--write", action="store_true", help="write the schema (to the config's schema_path)")
+    schema.add_argument("--output", help="write here instead of the config's schema_path")
+    schema.set_defaults(func=cmd_schema)
+
+    validate = sub.add_parser("validate", help="validate a new data batch against the schema and training baseline")
+    validate.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
+    validate.add_argument("--data", required=True, help="the new batch: CSV path or s3:// location")
+    validate.add_argument("--baseline", help="run directory to compare with (default: newest validated run)")
+    validate.add_argument("--runs", default="runs", help="runs root to look for the baseline in")
+    validate.add_argument("--output", help="where to write the report (default: <runs>/validations/<time>)")
+    validate.set_defaults(func=cmd_validate)
     return parser
 
 

@@ -6,6 +6,9 @@ ingest -> statistics -> schema -> validate -> tune -> train -> evaluate -> infra
 from kfp import dsl
 
 from components.ingest.component import ingest
+from components.schema.component import schema
+from components.statistics.component import statistics
+from components.validate.component import validate
 
 PIPELINE_NAME = "mlpipe-training"
 
@@ -15,6 +18,21 @@ def training_pipeline(
     config_path: str = "configs/adult.yaml",
     train_data: str = "",
     eval_data: str = "",
+    baseline_statistics: str = "",
 ):
     ingest_task = ingest(config_path=config_path, train_data=train_data, eval_data=eval_data)
     ingest_task.set_display_name("ingest")
+
+    statistics_task = statistics(examples=ingest_task.outputs["examples"])
+    statistics_task.set_display_name("statistics")
+
+    schema_task = schema(config_path=config_path, statistics=statistics_task.outputs["statistics"])
+    schema_task.set_display_name("schema")
+
+    validate_task = validate(
+        config_path=config_path,
+        statistics=statistics_task.outputs["statistics"],
+        schema=schema_task.outputs["schema"],
+        baseline_statistics=baseline_statistics,
+    )
+    validate_task.set_display_name("validate")

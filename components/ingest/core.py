@@ -130,6 +130,7 @@ def ingest(
     `sources` maps split names to locations; by default the config's train and
     eval files, or the train file split by hash when no eval file is given.
     """
+    split_by_hash = sources is None and not config.data.eval
     if sources is None:
         sources = {TRAIN: config.resolve(config.data.train)}
         if config.data.eval:
@@ -146,7 +147,7 @@ def ingest(
             frames[split] = frame.assign(_has_label=has_label)
             digest.update(f"{split}:{sha}\n".encode())
     split_method = "files"
-    if list(frames) == [TRAIN]:
+    if split_by_hash:
         is_eval = hash_split(frames[TRAIN].drop(columns="_has_label"), config.split.hash_key, config.split.eval_fraction)
         whole = frames.pop(TRAIN)
         frames[TRAIN] = whole[~is_eval].reset_index(drop=True)

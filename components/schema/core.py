@@ -1,0 +1,95 @@
+"""Schema: the curated schema named in the config, or one inferred from the train statistics.
+
+Inferred schemas get the same curation a person would start from: TRAINING and
+SERVING environments (the label is absent in serving), lower bounds on
+non-negative numeric features, and the observed category domains.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from components.atomic import atomic_dir, atomic_write_text
+from components.config import DatasetConfig
+from components.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+TRAINING = "TRAINING"
+SERVING = "SERVING"
+SCHEMA_FILE = "schema.pbtxt"
+
+
+def curated_schema(train_stats, config: DatasetConfig):
+    """Infer a schema from train statistics and curate it for this dataset."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = tfdv.infer_schema(train_stats, infer_feature_shape=False)
+    schema.default_environment[:] = [TRAINING, SERVING]
+    stats = {f.path.step[0]: f for f in train_stats.datasets[0].features}
+    for feature in schema.feature:
+        name = feature.name
+        if name == config.label_key:
+            feature.not_in_environment.append(SERVING)
+            feature.int_domain.min, feature.int_domain.max = 0, 1
+            feature.presence.min_fraction = 1.0
+        elif name in config.features.numeric:
+            numeric = stats[name].num_stats
+            if numeric.min >= 0:
+                feature.float_domain.min = 0.0
+        if name in config.features.categorical and not feature.HasField("domain"):
+            log.warning("categorical feature %s has no inferred domain (too many values?)", name)
+        feature.value_count.min, feature.value_count.max = 1, 1
+    for domain in schema.string_domain:
+        domain.value[:] = sorted(domain.value)
+    assert isinstance(schema, schema_pb2.Schema)
+    return schema
+
+
+def check_matches_config(schema, config: DatasetConfig, source: str) -> None:
+    """The schema must describe exactly the config's features and label."""
+    in_schema = {f.name for f in schema.feature}
+    expected = {*config.feature_keys, config.label_key}
+    for name in sorted(expected - in_schema):
+        raise UserInputError(f"{source}: config column '{name}' is not in the schema")
+    for name in sorted(in_schema - expected):
+        raise UserInputError(f"{source}: schema feature '{name}' is not a feature or the label in the config")
+
+
+def load_schema(path: str | Path):
+    """Parse a text-format schema; protobuf alone, so a curated schema costs no TFDV import."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"schema file not found: {path}")
+    try:
+        return text_format.Parse(path.read_text(encoding="utf-8"), schema_pb2.Schema())
+    except text_format.ParseError as exc:  # carries line and column
+        raise UserInputError(f"{path}: not a valid schema: {exc}") from None
+
+
+def write_schema(schema, path: str | Path) -> None:
+    from google.protobuf import text_format
+
+    header = "# TFDV schema (text format). Started by `mlpipe schema --write`; curate by hand.\n"
+    atomic_write_text(path, header + text_format.MessageToString(schema))
+
+
+def resolve_schema(config: DatasetConfig, train_stats, output_dir: str | Path) -> str:
+    """Write the run's `schema.pbtxt` into `output_dir`; returns its origin (`curated:<path>` or `inferred`)."""
+    if config.schema_path:
+        source = config.resolve(config.schema_path)
+        schema = load_schema(source)
+        origin = f"curated:{source}"
+    else:
+        schema = curated_schema(train_stats, config)
+        source, origin = "inferred schema", "inferred"
+    check_matches_config(schema, config, source)
+    with atomic_dir(output_dir) as out:
+        write_schema(schema, out / SCHEMA_FILE)
+    log.info("schema %s: %d features", origin, len(schema.feature))
+    return origin

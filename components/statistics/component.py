@@ -1,0 +1,28 @@
+"""KFP wrapper of the statistics stage."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Output
+
+from components.images import TF_IMAGE
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def statistics(examples: Input[Dataset], statistics: Output[Artifact], statistics_html: Output[HTML]):
+    """Compute TFDV statistics of every split.
+
+    Args:
+        examples: Ingested examples (`Split-<name>/` folders of GZIP TFRecords).
+        statistics: `Split-<name>/FeatureStats.pb`, binary `DatasetFeatureStatisticsList` per split.
+            Metadata: example count per split.
+        statistics_html: TFDV's statistics view (train vs eval), renders in the KFP UI.
+    """
+    from components.runtime import setup_logging
+    from components.statistics.core import compute_statistics, write_html
+
+    setup_logging()
+    counts = compute_statistics(examples.path, statistics.path)
+    write_html(statistics.path, statistics_html.path)
+    statistics.metadata.update({f"{split}_examples": n for split, n in counts.items()})
+    statistics.metadata["summary"] = {
+        "artifacts": {"statistics": statistics.path, "statistics_html": statistics_html.path}
+    }

@@ -1,0 +1,217 @@
+"""Validate: schema anomalies, drift and training/serving skew, with a report and a gate.
+
+TFDV computes every number here. Drift uses Jensen-Shannon divergence on
+numeric features (TFDV's L-infinity reads 0 on them) and L-infinity on
+categorical ones. TFDV lists the distance of every compared feature in
+`drift_skew_info`, also below the threshold, so the report shows them all:
+users cannot tune thresholds they cannot see.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from components.atomic import atomic_dir
+from components.config import DatasetConfig
+from components.errors import UserInputError
+from components.schema.core import SERVING, TRAINING
+
+log = logging.getLogger(__name__)
+
+ANOMALIES_FILE = "SchemaDiff.pb"
+
+
+@dataclasses.dataclass(frozen=True)
+class Anomaly:
+    feature: str
+    kind: str
+    description: str
+    split: str
+    blocking: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Distance:
+    feature: str
+    comparison: str  # drift | skew
+    measure: str
+    value: float
+    threshold: float
+
+    @property
+    def exceeded(self) -> bool:
+        return self.value > self.threshold
+
+
+@dataclasses.dataclass
+class ValidationResult:
+    anomalies: list[Anomaly]
+    distances: list[Distance]
+    protos: dict[str, object]  # split -> tensorflow_metadata Anomalies
+
+    @property
+    def blocking(self) -> list[Anomaly]:
+        return [a for a in self.anomalies if a.blocking]
+
+    def counts(self) -> dict[str, float]:
+        drift = [d.value for d in self.distances if d.comparison == "drift"]
+        return {
+            "anomalies": len(self.anomalies),
+            "blocking_anomalies": len(self.blocking),
+            "schema_anomalies": sum(not a.kind.startswith("COMPARATOR_") for a in self.anomalies),
+            "drift_anomalies": sum(a.kind.startswith("COMPARATOR_") and "drift" in a.split for a in self.anomalies),
+            "skew_anomalies": sum(a.kind.startswith("COMPARATOR_") and "skew" in a.split for a in self.anomalies),
+            "features_compared": len({d.feature for d in self.distances}),
+            "max_drift": max(drift, default=0.0),
+        }
+
+    def summary(self) -> dict:
+        return {
+            "anomalies": [
+                {"feature": a.feature, "kind": a.kind, "description": a.description, "split": a.split}
+                for a in self.anomalies
+            ],
+            "validation": self.counts(),
+        }
+
+
+def with_comparators(schema, config: DatasetConfig):
+    """A copy of the schema with drift and skew comparators at the configured thresholds."""
+    schema = copy.deepcopy(schema)
+    v = config.validation
+    for feature in schema.feature:
+        name = feature.name
+        if name in config.features.numeric:
+            drift = v.drift_thresholds.get(name, v.numeric_drift_threshold)
+            feature.drift_comparator.jensen_shannon_divergence.threshold = drift
+            feature.skew_comparator.jensen_shannon_divergence.threshold = v.skew_thresholds.get(name, v.skew_threshold)
+        elif name in config.features.categorical:
+            drift = v.drift_thresholds.get(name, v.categorical_drift_threshold)
+            feature.drift_comparator.infinity_norm.threshold = drift
+            feature.skew_comparator.infinity_norm.threshold = v.skew_thresholds.get(name, v.skew_threshold)
+    return schema
+
+
+def _anomalies_of(proto, split: str, only_comparators: bool, blocking: bool) -> list[Anomaly]:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    found = []
+    for feature, info in sorted(proto.anomaly_info.items()):
+        for reason in info.reason:
+            kind = anomalies_pb2.AnomalyInfo.Type.Name(reason.type)
+            if kind.startswith("COMPARATOR_") != only_comparators:
+                continue
+            found.append(Anomaly(feature, kind, reason.description or info.description, split, blocking))
+    if proto.HasField("dataset_anomaly_info") and not only_comparators:
+        for reason in proto.dataset_anomaly_info.reason:
+            kind = anomalies_pb2.AnomalyInfo.Type.Name(reason.type)
+            found.append(Anomaly("<dataset>", kind, reason.description, split, blocking))
+    return found
+
+
+def _distances(proto) -> list[Distance]:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    out = []
+    for info in proto.drift_skew_info:
+        feature = ".".join(info.path.step)
+        for comparison, measurements in (("drift", info.drift_measurements), ("skew", info.skew_measurements)):
+            for m in measurements:
+                measure = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(m.type)
+                out.append(Distance(feature, comparison, measure, float(m.value), float(m.threshold)))
+    return out
+
+
+def validate_statistics(
+    config: DatasetConfig,
+    schema,
+    current: dict[str, object],
+    target: str,
+    environment: str = TRAINING,
+    drift_baseline=None,
+    skew_training=None,
+) -> ValidationResult:
+    """Check every split in `current` against the schema, and `target` for drift and skew.
+
+    `drift_baseline` is the statistics to compare `target` with for drift;
+    `skew_training` is the training statistics when `target` is serving data.
+    """
+    import tensorflow_data_validation as tfdv
+
+    if environment not in (TRAINING, SERVING):
+        raise ValueError(f"unknown environment {environment}")
+    anomalies: list[Anomaly] = []
+    distances: list[Distance] = []
+    protos = {}
+    for split, stats in current.items():
+        env = environment if split == target else TRAINING
+        proto = tfdv.validate_statistics(stats, schema, environment=env)
+        protos[split] = proto
+        anomalies += _anomalies_of(proto, split, only_comparators=False, blocking=True)
+    compared = with_comparators(schema, config)
+    warn_drift = config.validation.drift_action == "warn"
+    if drift_baseline is not None:
+        proto = tfdv.validate_statistics(current[target], compared, environment=environment, previous_statistics=drift_baseline)
+        protos[f"{target}-drift"] = proto
+        anomalies += _anomalies_of(proto, f"{target} drift", only_comparators=True, blocking=not warn_drift)
+        distances += [d for d in _distances(proto) if d.comparison == "drift"]
+    if skew_training is not None:
+        proto = tfdv.validate_statistics(skew_training, compared, environment=TRAINING, serving_statistics=current[target])
+        protos[f"{target}-skew"] = proto
+        anomalies += _anomalies_of(proto, f"{target} skew", only_comparators=True, blocking=not warn_drift)
+        distances += [d for d in _distances(proto) if d.comparison == "skew"]
+    return ValidationResult(anomalies, distances, protos)
+
+
+def render_report(result: ValidationResult, title: str) -> str:
+    lines = [f"# {title}", ""]
+    blocking = result.blocking
+    verdict = "FAIL" if blocking else ("PASS with warnings" if result.anomalies else "PASS")
+    lines += [f"**Result: {verdict}** — {len(result.anomalies)} anomalies ({len(blocking)} blocking).", ""]
+    lines += ["## Anomalies", ""]
+    if result.anomalies:
+        lines += ["| split | feature | kind | blocking | description |", "|---|---|---|---|---|"]
+        for a in result.anomalies:
+            description = a.description.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {a.split} | {a.feature} | {a.kind} | {'yes' if a.blocking else 'warn'} | {description} |")
+    else:
+        lines.append("No anomalies.")
+    for comparison in ("drift", "skew"):
+        rows = sorted((d for d in result.distances if d.comparison == comparison), key=lambda d: -d.value)
+        lines += ["", f"## {comparison.capitalize()} (every compared feature)", ""]
+        if not rows:
+            lines.append(f"No {comparison} comparison in this run.")
+            continue
+        lines += ["| feature | measure | distance | threshold | status |", "|---|---|---:|---:|---|"]
+        for d in rows:
+            status = "**over**" if d.exceeded else "ok"
+            lines.append(f"| {d.feature} | {d.measure} | {d.value:.6f} | {d.threshold:.6f} | {status} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: ValidationResult, anomalies_dir: str | Path, report_path: str | Path, title: str) -> None:
+    """The Anomalies protos per split, `summary.json` and the Markdown report."""
+    from components.atomic import atomic_write_text
+
+    with atomic_dir(anomalies_dir) as out:
+        for split, proto in result.protos.items():
+            (out / f"Split-{split}").mkdir()
+            (out / f"Split-{split}" / ANOMALIES_FILE).write_bytes(proto.SerializeToString())
+        (out / "summary.json").write_text(json.dumps(result.summary(), indent=2))
+    atomic_write_text(report_path, render_report(result, title))
+
+
+def gate(result: ValidationResult, config: DatasetConfig) -> None:
+    """Stop the run on blocking anomalies, listing every offending feature."""
+    blocking = result.blocking
+    for a in result.anomalies:
+        if not a.blocking:
+            log.warning("drift/skew warning: %s (%s): %s", a.feature, a.kind, a.description)
+    if blocking and config.validation.fail_on_anomalies:
+        features = sorted({a.feature for a in blocking})
+        details = "; ".join(f"{a.feature} [{a.split}] {a.kind}: {a.description}" for a in blocking)
+        raise UserInputError(f"data validation failed for features {', '.join(features)}: {details}")

@@ -1,0 +1,91 @@
+"""Data checks outside a pipeline run: a curated schema from the data, and the guard
+in front of serving that validates a new batch against the training baseline.
+
+Both reuse the stages' core functions in one process, so the checks are the
+very ones the pipeline runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from components.config import DatasetConfig, load_config
+from components.errors import UserInputError
+from components.ingest.core import EVAL, TRAIN, ingest
+from components.schema.core import SERVING, TRAINING, curated_schema, load_schema, write_schema
+from components.statistics.core import compute_statistics, load_statistics
+from components.validate.core import ValidationResult, validate_statistics, write_outputs
+
+log = logging.getLogger(__name__)
+
+BATCH = "batch"
+
+
+def generate_schema(config_path: str, output: str | None = None) -> Path:
+    """Infer and curate a schema from the config's train data; writes `schema_path` (or `output`)."""
+    config = load_config(config_path)
+    target = Path(output) if output else Path(config.resolve(config.schema_path or "schema.pbtxt"))
+    with tempfile.TemporaryDirectory(prefix="mlpipe-schema-") as tmp:
+        ingest(config, Path(tmp) / "examples", os.environ, sources={TRAIN: config.resolve(config.data.train)})
+        compute_statistics(Path(tmp) / "examples", Path(tmp) / "statistics")
+        schema = curated_schema(load_statistics(Path(tmp) / "statistics", TRAIN), config)
+    write_schema(schema, target)
+    return target
+
+
+def baseline_statistics_dir(runs_root: str | Path, run_dir: str | Path | None) -> Path:
+    """The statistics of the given run, or of the newest run that passed validation."""
+    if run_dir:
+        candidates = [Path(run_dir)]
+    else:
+        candidates = sorted((p for p in Path(runs_root).glob("*/summary.json")), reverse=True)
+        candidates = [p.parent for p in candidates if not p.parent.is_symlink()]
+    for candidate in candidates:
+        summary_path = candidate / "summary.json"
+        if not summary_path.is_file():
+            raise UserInputError(f"baseline run {candidate} has no summary.json")
+        summary = json.loads(summary_path.read_text())
+        stats = summary.get("artifacts", {}).get("statistics")
+        validated = any(s["name"] == "validate" and s["status"] == "succeeded" for s in summary.get("stages", []))
+        if stats and validated and Path(stats).is_dir():
+            return Path(stats)
+        if run_dir:
+            raise UserInputError(f"baseline run {candidate} has no validated statistics")
+    raise UserInputError(f"no baseline: no run under {runs_root} passed validation; run `mlpipe run` first or pass --baseline")
+
+
+def _schema_for(config: DatasetConfig, baseline_stats: Path):
+    if config.schema_path:
+        return load_schema(config.resolve(config.schema_path))
+    return curated_schema(load_statistics(baseline_stats, TRAIN), config)
+
+
+def validate_batch(
+    config_path: str, data: str, output_dir: str | Path, runs_root: str | Path = "runs", baseline: str | None = None
+) -> ValidationResult:
+    """Validate a new batch: schema (SERVING unless it has labels), drift vs the baseline's
+    eval split, skew vs its train split. Writes the report and anomalies to `output_dir`."""
+    config = load_config(config_path)
+    baseline_stats = baseline_statistics_dir(runs_root, baseline)
+    output_dir = Path(output_dir)
+    with tempfile.TemporaryDirectory(prefix="mlpipe-batch-") as tmp:
+        examples = Path(tmp) / "examples"
+        ingest(config, examples, os.environ, sources={BATCH: data}, require_label=False)
+        compute_statistics(examples, Path(tmp) / "statistics")
+        batch_stats = load_statistics(Path(tmp) / "statistics", BATCH)
+    has_label = any(f.path.step[0] == config.label_key for f in batch_stats.datasets[0].features)
+    result = validate_statistics(
+        config,
+        _schema_for(config, baseline_stats),
+        {BATCH: batch_stats},
+        target=BATCH,
+        environment=TRAINING if has_label else SERVING,
+        drift_baseline=load_statistics(baseline_stats, EVAL),
+        skew_training=load_statistics(baseline_stats, TRAIN),
+    )
+    write_outputs(result, output_dir / "anomalies", output_dir / "report.md", title=f"Batch validation: {data}")
+    return result
