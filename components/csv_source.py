@@ -83,6 +83,21 @@ def _parse_header(text: str, options: CsvConfig, source: str) -> list[str]:
     return names
 
 
+def _check_field_counts(text: str, options: CsvConfig, expected: int, source: str) -> None:
+    """Every non-blank row has as many fields as the header.
+
+    pandas cannot be trusted with this: it pads short rows with empty strings (which
+    would read as missing values) and, when the first data row has one field too
+    many, silently takes the first column as the index and shifts every value.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, skipinitialspace=options.skip_initial_space)
+    for row in reader:
+        if row and len(row) != expected:  # blank lines are skipped, as pandas does
+            raise UserInputError(
+                f"{source}: wrong number of fields in line {reader.line_num}: expected {expected}, saw {len(row)}"
+            )
+
+
 def read_csv(path: Path, options: CsvConfig, source: str) -> tuple[pd.DataFrame, str]:
     """All columns as stripped strings (missing values as None) and the sha256 of the raw bytes."""
     raw_file = path.read_bytes()
@@ -90,6 +105,7 @@ def read_csv(path: Path, options: CsvConfig, source: str) -> tuple[pd.DataFrame,
         raise UserInputError(f"{source}: empty file")
     text = _decode(_open_bytes(path), source)
     header = _parse_header(text, options, source)
+    _check_field_counts(text, options, len(header), source)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -105,13 +121,6 @@ def read_csv(path: Path, options: CsvConfig, source: str) -> tuple[pd.DataFrame,
         raise UserInputError(f"{source}: wrong number of fields: {exc}".replace("\n", " ")) from None
     if frame.empty:
         raise UserInputError(f"{source}: has a header but no data rows")
-    short = frame[header[-1]].isna()
-    if short.any():
-        row = int(short.idxmax())
-        fields = int(frame.iloc[row].notna().sum())
-        raise UserInputError(
-            f"{source}: wrong number of fields in line {row + 2}: expected {len(header)}, saw {fields}"
-        )
     frame = frame.apply(lambda col: col.str.strip())
     missing = {"", options.missing_value}
     frame = frame.where(~frame.isin(missing), None)

@@ -8,6 +8,8 @@ from kfp import dsl
 from components.ingest.component import ingest
 from components.schema.component import schema
 from components.statistics.component import statistics
+from components.train.component import train
+from components.tune.component import tune
 from components.validate.component import validate
 
 PIPELINE_NAME = "mlpipe-training"
@@ -19,6 +21,7 @@ def training_pipeline(
     train_data: str = "",
     eval_data: str = "",
     baseline_statistics: str = "",
+    enable_tuning: bool = True,
 ):
     ingest_task = ingest(config_path=config_path, train_data=train_data, eval_data=eval_data)
     ingest_task.set_display_name("ingest")
@@ -36,3 +39,15 @@ def training_pipeline(
         baseline_statistics=baseline_statistics,
     )
     validate_task.set_display_name("validate")
+
+    tune_task = tune(config_path=config_path, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
+    tune_task.set_display_name("tune")
+    tune_task.after(validate_task)
+
+    train_task = train(
+        config_path=config_path,
+        examples=ingest_task.outputs["examples"],
+        schema=schema_task.outputs["schema"],
+        hyperparameters=tune_task.outputs["hyperparameters"],
+    )
+    train_task.set_display_name("train")

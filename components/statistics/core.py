@@ -12,39 +12,13 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-import pyarrow as pa
-
 from components.atomic import atomic_dir, atomic_write_text
-from components.tfrecord import read_records, split_files
+from components.examples import load_examples, splits_of
 
 log = logging.getLogger(__name__)
 
 STATS_FILE = "FeatureStats.pb"
-_DECODE_BATCH = 50_000
-
-
-def splits_of(examples_dir: str | Path) -> list[str]:
-    return sorted(p.name.removeprefix("Split-") for p in Path(examples_dir).glob("Split-*") if p.is_dir())
-
-
-def load_examples(examples_dir: str | Path, split: str) -> pa.RecordBatch:
-    """One split's tf.Examples decoded into one Arrow record batch."""
-    from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder
-
-    decoder = ExamplesToRecordBatchDecoder()
-    batches, chunk = [], []
-    for path in split_files(examples_dir, split):
-        for record in read_records(path):
-            chunk.append(record)
-            if len(chunk) == _DECODE_BATCH:
-                batches.append(decoder.DecodeBatch(chunk))
-                chunk = []
-    if chunk:
-        batches.append(decoder.DecodeBatch(chunk))
-    table = pa.Table.from_batches(batches).unify_dictionaries() if len(batches) > 1 else None
-    if table is None:
-        return batches[0]
-    return table.combine_chunks().to_batches()[0]
+__all__ = ["compute_statistics", "load_statistics", "splits_of", "split_statistics", "write_html"]
 
 
 def split_statistics(examples_dir: str | Path, split: str, method: Literal["in_memory", "beam"] = "in_memory"):

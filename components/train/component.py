@@ -1,0 +1,63 @@
+"""KFP wrapper of the train stage."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+
+from components.images import TF_IMAGE
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def train(
+    config_path: str,
+    examples: Input[Dataset],
+    schema: Input[Artifact],
+    hyperparameters: Input[Artifact],
+    model: Output[Model],
+    metrics: Output[Metrics],
+    tensorboard: Output[Artifact],
+):
+    """Train the Keras model and export a SavedModel with preprocessing inside the graph.
+
+    Args:
+        config_path: Dataset config YAML: features, label, `training` (epochs, batch_size, seed).
+        examples: Ingested examples (`Split-train` to fit, `Split-eval` for early stopping).
+        schema: The validated schema; its features must match the config's.
+        hyperparameters: The tune stage's JSON (tuned values, or the config defaults).
+        model: `saved_model/` (signatures `serving_default` over serialized tf.Examples and
+            `serving_raw` over raw features; output `probabilities` of the positive class)
+            and `model_metadata.json` (hyperparameters, metrics, data fingerprint).
+        metrics: Final train and eval loss, AUC and binary accuracy.
+        tensorboard: TensorBoard logs of the fit.
+    """
+    import os
+
+    from components.config import load_config
+    from components.runtime import setup_logging
+    from components.schema.core import SCHEMA_FILE, load_schema
+    from components.train.core import train as run_train
+    from components.tune.core import read_hyperparameters
+
+    setup_logging()
+    config = load_config(config_path, check_data=False)
+    result = run_train(
+        config,
+        examples.path,
+        load_schema(os.path.join(schema.path, SCHEMA_FILE)),
+        model.path,
+        tensorboard.path,
+        read_hyperparameters(hyperparameters.path, config.training.hyperparameters),
+        fingerprint=examples.metadata.get("fingerprint", ""),
+        tf_config=os.environ.get("TF_CONFIG"),
+    )
+    for key, value in result.metrics.items():
+        metrics.log_metric(key, value)
+    model.metadata.update({"framework": "tensorflow", "epochs_run": result.epochs_run})
+    model.metadata["summary"] = {
+        "training": {
+            "metrics": result.metrics,
+            "epochs_run": result.epochs_run,
+            "seconds_per_epoch": round(result.seconds_per_epoch, 3),
+            "examples_per_second": round(result.examples_per_second, 1),
+        },
+        "artifacts": {"model": model.path},
+    }

@@ -1,0 +1,152 @@
+"""Train: fit the shared Keras model and export one SavedModel with two signatures.
+
+`serving_default` takes serialized tf.Examples (TFMA, TF Serving predict);
+`serving_raw` takes raw feature tensors (TF Serving REST with JSON). Both run
+the same graph after parsing, so they agree to float precision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from components.atomic import atomic_dir
+from components.config import DatasetConfig, HyperParameters
+from components.errors import UserInputError
+from components.model import (
+    PREDICTION_KEY,
+    Preprocessing,
+    build_model,
+    feature_spec,
+    fit_preprocessing,
+    make_dataset,
+    strategy_for,
+)
+
+log = logging.getLogger(__name__)
+
+SAVED_MODEL_DIR = "saved_model"
+METADATA_FILE = "model_metadata.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    metrics: dict[str, float]
+    epochs_run: int
+    seconds_per_epoch: float
+    examples_per_second: float
+    hyperparameters: HyperParameters
+
+
+def check_schema_matches(config: DatasetConfig, schema) -> None:
+    """The model is built from the config; the validated schema must agree with it."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    types = {f.name: f.type for f in schema.feature}
+    for name in [*config.feature_keys, config.label_key]:
+        if name not in types:
+            raise UserInputError(f"config feature '{name}' is not in the schema")
+    for name in types:
+        if name not in config.feature_keys and name != config.label_key:
+            raise UserInputError(f"schema feature '{name}' is not a feature or the label in the config")
+    for name in config.features.numeric:
+        if types[name] not in (schema_pb2.FLOAT, schema_pb2.INT):
+            raise UserInputError(f"config lists '{name}' as numeric but the schema types it as {schema_pb2.FeatureType.Name(types[name])}")
+    for name in config.features.categorical:
+        if types[name] != schema_pb2.BYTES:
+            raise UserInputError(f"config lists '{name}' as categorical but the schema types it as {schema_pb2.FeatureType.Name(types[name])}")
+
+
+def export_saved_model(model, config: DatasetConfig, preprocessing: Preprocessing, path: str | Path) -> None:
+    """SavedModel with `serving_default` (tf.Example strings) and `serving_raw` (feature tensors)."""
+    import tensorflow as tf
+
+    spec = feature_spec(config, preprocessing, with_label=False)
+    raw_signature = {name: tf.TensorSpec([None], s.dtype, name=name) for name, s in spec.items()}
+
+    class Exported(tf.Module):
+        def __init__(self, keras_model):
+            super().__init__()
+            self.model = keras_model
+
+        def _predict(self, features):
+            columns = {name: tf.reshape(value, [-1, 1]) for name, value in features.items()}
+            return {PREDICTION_KEY: tf.reshape(self.model(columns, training=False), [-1])}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serving_default(self, examples):
+            return self._predict(tf.io.parse_example(examples, spec))
+
+        @tf.function(input_signature=[raw_signature])
+        def serving_raw(self, features):
+            return self._predict(features)
+
+    module = Exported(model)
+    tf.saved_model.save(
+        module,
+        str(path),
+        signatures={"serving_default": module.serving_default, "serving_raw": module.serving_raw},
+    )
+
+
+def train(
+    config: DatasetConfig,
+    examples_dir: str | Path,
+    schema,
+    model_dir: str | Path,
+    tensorboard_dir: str | Path,
+    hyperparameters: HyperParameters,
+    fingerprint: str = "",
+    tf_config: str | None = None,
+) -> TrainResult:
+    """Fit on the train split with early stopping on eval AUC; write the SavedModel atomically."""
+    import time
+
+    import keras
+    import tensorflow as tf
+
+    check_schema_matches(config, schema)
+    settings = config.training
+    keras.utils.set_random_seed(settings.seed)
+    preprocessing = fit_preprocessing(examples_dir, config)
+    train_ds = make_dataset(examples_dir, "train", config, preprocessing, settings.batch_size, shuffle_seed=settings.seed)
+    eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
+    with strategy_for(tf_config).scope():
+        model = build_model(config, preprocessing, hyperparameters)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_auc", mode="max", patience=settings.early_stopping_patience, restore_best_weights=True
+        ),
+        keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0),
+    ]
+    log.info("training %d epochs at most, batch %d, %s", settings.epochs, settings.batch_size, hyperparameters)
+    start = time.perf_counter()
+    history = model.fit(train_ds, validation_data=eval_ds, epochs=settings.epochs, callbacks=callbacks, verbose=2)
+    fit_seconds = time.perf_counter() - start
+    epochs_run = len(history.history["loss"])
+    train_rows = sum(int(tf.shape(y)[0]) for _, y in train_ds)
+    metrics = {}
+    for split, dataset in (("train", train_ds), ("eval", eval_ds)):
+        values = model.evaluate(dataset, verbose=0, return_dict=True)
+        metrics |= {f"{split}_{name}": float(value) for name, value in values.items()}
+    log.info("final metrics: %s", metrics)
+    with atomic_dir(model_dir) as out:
+        export_saved_model(model, config, preprocessing, out / SAVED_MODEL_DIR)
+        metadata = {
+            "model_name": config.model_name,
+            "hyperparameters": dataclasses.asdict(hyperparameters),
+            "metrics": metrics,
+            "data_fingerprint": fingerprint,
+            "epochs_run": epochs_run,
+            "preprocessing": preprocessing.to_json(),
+        }
+        (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    return TrainResult(
+        metrics=metrics,
+        epochs_run=epochs_run,
+        seconds_per_epoch=fit_seconds / epochs_run,
+        examples_per_second=train_rows * epochs_run / fit_seconds,
+        hyperparameters=hyperparameters,
+    )

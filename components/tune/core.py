@@ -1,0 +1,117 @@
+"""Tune: keras-tuner search over the config's search space, on the shared model.
+
+Always writes a hyperparameters artifact: the best found when tuning runs, the
+config defaults when it is off, so train has one input either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from components.atomic import atomic_write_text
+from components.config import DatasetConfig, HyperParameters
+from components.errors import UserInputError
+from components.model import build_model, fit_preprocessing, hyperparameters_from, make_dataset
+
+log = logging.getLogger(__name__)
+
+OBJECTIVE = "val_auc"
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneResult:
+    tuned: bool
+    best: HyperParameters
+    best_score: float | None
+    trials: list[dict]
+
+    def to_json(self) -> dict:
+        return {
+            "tuned": self.tuned,
+            "hyperparameters": dataclasses.asdict(self.best),
+            "objective": OBJECTIVE,
+            "best_score": self.best_score,
+            "trials": self.trials,
+        }
+
+
+def _check_space(space: dict[str, list[float]]) -> None:
+    known = {f.name for f in dataclasses.fields(HyperParameters)}
+    for name, values in space.items():
+        if name not in known:
+            raise UserInputError(f"tuning.search_space: unknown hyperparameter '{name}' (known: {', '.join(sorted(known))})")
+        if not values:
+            raise UserInputError(f"tuning.search_space.{name}: needs at least one value")
+
+
+def _tuner(config: DatasetConfig, hypermodel, directory: str):
+    import keras_tuner as kt
+
+    settings = config.tuning
+    objective = kt.Objective(OBJECTIVE, direction="max")
+    common = {"objective": objective, "directory": directory, "project_name": "search", "overwrite": True,
+              "seed": config.training.seed}
+    if settings.algorithm == "random":
+        return kt.RandomSearch(hypermodel, max_trials=settings.max_trials, **common)
+    if settings.algorithm == "bayesian":
+        return kt.BayesianOptimization(hypermodel, max_trials=settings.max_trials, **common)
+    return kt.Hyperband(hypermodel, max_epochs=max(settings.epochs_per_trial, 2), factor=3, **common)
+
+
+def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) -> TuneResult:
+    """Search when enabled (config and run switch); otherwise return the config defaults."""
+    defaults = config.training.hyperparameters
+    if not (enabled and config.tuning.enabled and config.tuning.search_space):
+        log.info("tuning off: using the config's hyperparameters")
+        return TuneResult(False, defaults, None, [])
+    import keras
+
+    space = config.tuning.search_space
+    _check_space(space)
+    keras.utils.set_random_seed(config.training.seed)
+    preprocessing = fit_preprocessing(examples_dir, config)
+    batch = config.training.batch_size
+    train_ds = make_dataset(examples_dir, "train", config, preprocessing, batch, shuffle_seed=config.training.seed)
+    eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
+
+    def hypermodel(hp):
+        values = {name: hp.Choice(name, values) for name, values in space.items()}
+        return build_model(config, preprocessing, hyperparameters_from(values, defaults))
+
+    with tempfile.TemporaryDirectory(prefix="mlpipe-tune-") as workdir:
+        tuner = _tuner(config, hypermodel, workdir)
+        log.info("%s search: %d trials, %d epochs each", config.tuning.algorithm, config.tuning.max_trials, config.tuning.epochs_per_trial)
+        tuner.search(train_ds, validation_data=eval_ds, epochs=config.tuning.epochs_per_trial, verbose=0)
+        trials = []
+        for trial in tuner.oracle.get_best_trials(num_trials=10_000):
+            trials.append({"trial": trial.trial_id, "score": trial.score, **trial.hyperparameters.values})
+            log.info("trial %s: %s=%.4f %s", trial.trial_id, OBJECTIVE, trial.score or float("nan"), trial.hyperparameters.values)
+        best = tuner.get_best_hyperparameters(1)[0].values
+    chosen = hyperparameters_from({k: v for k, v in best.items() if k in space}, defaults)
+    return TuneResult(True, chosen, trials[0]["score"] if trials else None, trials)
+
+
+def write_outputs(result: TuneResult, hyperparameters_path: str | Path, trials_path: str | Path) -> None:
+    atomic_write_text(hyperparameters_path, json.dumps(result.to_json(), indent=2))
+    lines = ["# Hyperparameter search", ""]
+    if not result.tuned:
+        lines.append("Tuning was off; train uses the config's hyperparameters:")
+        lines += ["", *(f"- {k}: {v}" for k, v in dataclasses.asdict(result.best).items())]
+    else:
+        names = sorted({k for t in result.trials for k in t} - {"trial", "score"})
+        lines += [f"| trial | {OBJECTIVE} | " + " | ".join(names) + " |", "|---|---:|" + "---|" * len(names)]
+        for t in result.trials:
+            score = "n/a" if t["score"] is None else f"{t['score']:.4f}"
+            lines.append(f"| {t['trial']} | {score} | " + " | ".join(str(t.get(n, "")) for n in names) + " |")
+        lines += ["", f"Best: {dataclasses.asdict(result.best)}"]
+    atomic_write_text(trials_path, "\n".join(lines) + "\n")
+
+
+def read_hyperparameters(path: str | Path, defaults: HyperParameters) -> HyperParameters:
+    """The hyperparameters a tune artifact carries (the defaults when tuning was off)."""
+    payload = json.loads(Path(path).read_text())
+    return hyperparameters_from(payload.get("hyperparameters"), defaults)
