@@ -1,0 +1,246 @@
+"""The serving names in the manifests equal the ones the push stage uses (components/serving.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.serving import (
+    ACCESS_KEY_ID_KEY,
+    SECRET_ACCESS_KEY_KEY,
+    ServingNames,
+    load_serving_names,
+    parse_params_env,
+)
+
+from .objects import KUBEFLOW_PARAMS_ENV, MANIFESTS, PARAMS_ENV, ROOT, find, kustomize, one, pod_specs, ref
+
+
+def secret_refs(obj: dict) -> list[tuple[str, str]]:
+    refs = []
+    for pod in pod_specs(obj):
+        for container in list(pod.get("initContainers") or []) + list(pod.get("containers") or []):
+            for env in container.get("env") or []:
+                secret = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if secret:
+                    refs.append((secret["name"], secret["key"]))
+    return refs
+
+
+def test_default_params_file():
+    names = load_serving_names()
+    assert names == ServingNames(
+        namespace="mlpipe-serving",
+        deployment="adult-income-serving",
+        service="adult-income-serving",
+        model_name="adult_income",
+        inference_service="adult-income",
+        registry_bucket="models",
+        registry_endpoint="minio.mlpipe-serving.svc.cluster.local:9000",
+        registry_secure=False,
+        credentials_secret="mlpipe-minio-credentials",
+        pusher_service_account="mlpipe-pusher",
+        pipeline_namespace="kubeflow",
+    )
+    assert names.storage_uri == "s3://models/adult_income"
+    assert load_serving_names(PARAMS_ENV) == names
+
+
+def test_kubeflow_overrides_merge():
+    names = load_serving_names(overrides=KUBEFLOW_PARAMS_ENV)
+    assert names.pipeline_namespace == "kubeflow-user-example-com"
+    assert names.namespace == load_serving_names().namespace
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("MODEL_NAME=", "missing serving param MODEL_NAME"),
+        ("REGISTRY_SECURE=maybe", "REGISTRY_SECURE must be true or false"),
+        ("REGISTRY_SCHEME=https", "contradicts REGISTRY_SECURE"),
+        ("REGISTRY_ENDPOINT=http://minio:9000", "without a scheme"),
+        ("not a pair", "expected KEY=value"),
+    ],
+)
+def test_bad_params_name_the_problem(tmp_path: Path, change: str, message: str):
+    override = tmp_path / "params.env"
+    override.write_text(change + "\n")
+    with pytest.raises(ValueError, match=message):
+        load_serving_names(overrides=override)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(ValueError, match="cannot read serving params"):
+        load_serving_names(tmp_path / "absent.env")
+
+
+@pytest.mark.parametrize("name", ["kind", "kubeflow"])
+def test_configmap_is_the_params_file(rendered, name):
+    overrides = KUBEFLOW_PARAMS_ENV if name == "kubeflow" else None
+    expected = parse_params_env(PARAMS_ENV) | (parse_params_env(overrides) if overrides else {})
+    names = load_serving_names(overrides=overrides)
+    configmap = one(rendered[name], "ConfigMap")
+    assert configmap["metadata"]["name"] == "serving-params"
+    assert configmap["metadata"]["namespace"] == names.namespace
+    assert configmap["data"] == expected
+
+
+@pytest.mark.parametrize("name", ["kind", "kubeflow"])
+def test_shared_names(rendered, name):
+    objects = rendered[name]
+    names = load_serving_names(overrides=KUBEFLOW_PARAMS_ENV if name == "kubeflow" else None)
+    assert one(objects, "Namespace")["metadata"]["name"] == names.namespace
+    for obj in objects:
+        if obj["kind"] == "Namespace":
+            continue
+        scope = obj["metadata"]["labels"].get("mlpipe.io/scope")
+        expected = names.pipeline_namespace if scope == "pipeline" else names.namespace
+        assert obj["metadata"].get("namespace") == expected, f"{ref(obj)} is not in {expected}"
+
+    account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "pusher"})
+    assert account["metadata"]["name"] == names.pusher_service_account
+
+    host, _, port = names.registry_endpoint.partition(":")
+    minio = one(objects, "Service", {"app.kubernetes.io/name": "minio"})
+    assert host == f"{minio['metadata']['name']}.{names.namespace}.svc.cluster.local"
+    assert int(port) in [p["port"] for p in minio["spec"]["ports"]]
+
+    for obj in objects:
+        for secret_name, key in secret_refs(obj):
+            assert secret_name == names.credentials_secret, ref(obj)
+            assert key in (ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY), ref(obj)
+
+
+def test_plain_serving_names(rendered):
+    names = load_serving_names()
+    objects = rendered["kind"]
+    deployment = one(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+    service = one(objects, "Service", {"app.kubernetes.io/component": "serving"})
+    assert deployment["metadata"]["name"] == names.deployment
+    assert service["metadata"]["name"] == names.service
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    pod = deployment["spec"]["template"]["spec"]
+    (server,) = pod["containers"]
+    assert server["readinessProbe"]["httpGet"]["path"] == f"/v1/models/{names.model_name}"
+    assert {p["containerPort"] for p in server["ports"]} == {8500, 8501}
+    env = {e["name"]: e["valueFrom"]["configMapKeyRef"] for e in server["env"]}
+    assert env["MODEL_NAME"] == {"name": "serving-params", "key": "MODEL_NAME"}
+    assert "--model_name=$(MODEL_NAME)" in server["args"]
+    (sync,) = pod["initContainers"]
+    assert "registry/$(REGISTRY_BUCKET)/$(MODEL_NAME)/" in sync["args"]
+    assert pod["volumes"][0]["name"] in {m["name"] for m in sync["volumeMounts"]} & {
+        m["name"] for m in server["volumeMounts"]
+    }
+    for namespace in (names.namespace, names.pipeline_namespace):
+        secret = [s for s in find(objects, "Secret") if s["metadata"]["namespace"] == namespace]
+        assert [s["metadata"]["name"] for s in secret] == [names.credentials_secret], namespace
+        assert set(secret[0]["data"]) == {ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY}
+
+
+def test_inference_service_names(rendered):
+    names = load_serving_names(overrides=KUBEFLOW_PARAMS_ENV)
+    objects = rendered["kubeflow"]
+    assert not find(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+    isvc = one(objects, "InferenceService")
+    assert isvc["metadata"]["name"] == names.inference_service
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["model"]["modelFormat"]["name"] == "tensorflow"
+    assert predictor["model"]["storageUri"] == names.storage_uri
+    assert predictor["model"]["storageUri"].startswith("s3://")
+    assert 0 <= predictor["canaryTrafficPercent"] <= 100
+    storage_account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "model-storage"})
+    assert predictor["serviceAccountName"] == storage_account["metadata"]["name"]
+    assert storage_account["secrets"] == [{"name": names.credentials_secret}]
+
+
+NEW_PARAMS = {
+    "SERVING_NAMESPACE": "ns-x",
+    "SERVING_DEPLOYMENT": "deploy-x",
+    "SERVING_SERVICE": "svc-x",
+    "MODEL_NAME": "model_x",
+    "INFERENCE_SERVICE": "isvc-x",
+    "REGISTRY_BUCKET": "bucket-x",
+    "REGISTRY_ENDPOINT": "minio.ns-x.svc.cluster.local:9000",
+    "CREDENTIALS_SECRET": "secret-x",
+    "PUSHER_SERVICE_ACCOUNT": "pusher-x",
+    "PIPELINE_NAMESPACE": "pipelines-x",
+}
+
+
+def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -> None:
+    text = yaml.safe_dump_all(objects)
+    for old in ("mlpipe-serving", "adult-income", "adult_income", "mlpipe-minio-credentials"):
+        assert old not in text, f"{overlay}: {old!r} survived a params.env change"
+    assert one(objects, "Namespace")["metadata"]["name"] == "ns-x"
+    account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "pusher"})
+    assert (account["metadata"]["name"], account["metadata"]["namespace"]) == ("pusher-x", pipeline_namespace)
+    for binding in find(objects, "RoleBinding"):
+        assert binding["subjects"][0]["name"] == "pusher-x", ref(binding)
+    role = one(objects, "Role")
+    assert role["rules"][0]["resourceNames"] == ["isvc-x" if overlay == "kubeflow" else "deploy-x"]
+    if overlay == "kubeflow":
+        isvc = one(objects, "InferenceService")
+        assert isvc["metadata"]["name"] == "isvc-x"
+        assert isvc["spec"]["predictor"]["model"]["storageUri"] == "s3://bucket-x/model_x"
+    else:
+        deployment = one(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+        assert deployment["metadata"]["name"] == "deploy-x"
+        assert (
+            one(objects, "Service", {"app.kubernetes.io/component": "serving"})["metadata"]["name"] == "svc-x"
+        )
+        probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+        assert probe["httpGet"]["path"] == "/v1/models/model_x"
+        for secret in find(objects, "Secret"):
+            assert secret["metadata"]["name"] == "secret-x"
+
+
+def test_editing_params_env_renames_everything(tmp_path: Path):
+    """One edit of base/params.env moves every name in both overlays."""
+    tree = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, tree)
+    params = tree / "base" / "params.env"
+    lines = []
+    for line in params.read_text().splitlines():
+        key = line.partition("=")[0]
+        lines.append(f"{key}={NEW_PARAMS[key]}" if key in NEW_PARAMS else line)
+    params.write_text("\n".join(lines) + "\n")
+    assert_renamed(kustomize(tree / "overlays" / "kind"), "kind", "pipelines-x")
+    kubeflow_pipelines = parse_params_env(KUBEFLOW_PARAMS_ENV)["PIPELINE_NAMESPACE"]
+    assert_renamed(kustomize(tree / "overlays" / "kubeflow"), "kubeflow", kubeflow_pipelines)
+
+
+def test_overlay_params_env_overrides_everything(tmp_path: Path):
+    """An overlay's params.env reaches every object too (kustomize replacements rerun after the merge)."""
+    tree = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, tree)
+    overrides = tree / "overlays" / "kubeflow" / "params.env"
+    overrides.write_text("".join(f"{k}={v}\n" for k, v in NEW_PARAMS.items()))
+    assert_renamed(kustomize(tree / "overlays" / "kubeflow"), "kubeflow", "pipelines-x")
+
+
+def test_predict_request_is_one_adult_row():
+    """The sample request: signature serving_raw, one Adult row with normalized feature names."""
+    body = json.loads((MANIFESTS / "samples" / "predict_request.json").read_text())
+    assert body["signature_name"] == "serving_raw"
+    (row,) = body["instances"]
+    config = yaml.safe_load((ROOT / "configs" / "adult.yaml").read_text())
+
+    def normalize(column: str) -> str:
+        return column.strip().lower().replace("-", "_")
+
+    numeric = {normalize(c) for c in config["features"]["numeric"]}
+    categorical = {normalize(c) for c in config["features"]["categorical"]}
+    assert set(row) == numeric | categorical
+    assert all(isinstance(row[name], float) for name in numeric)
+    assert all(isinstance(row[name], str) for name in categorical)
+
+    with gzip.open(ROOT / "data" / "adult" / "adult.data.csv.gz", "rt") as lines:
+        header = [normalize(c) for c in next(lines).split(",")]
+        first = dict(zip(header, (v.strip() for v in next(lines).split(",")), strict=True))
+    for name, value in row.items():
+        assert (float(first[name]) if name in numeric else first[name]) == value, name
