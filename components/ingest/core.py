@@ -160,7 +160,8 @@ def ingest(
     with atomic_dir(output_dir) as out:
         for split, frame in frames.items():
             with_label = bool(frame["_has_label"].iloc[0])
-            batch = to_record_batch(frame, config, sources.get(split, sources[TRAIN]), with_label)
+            source = sources[split] if split in sources else sources[TRAIN]  # hash split: both from train
+            batch = to_record_batch(frame, config, source, with_label)
             rows[split] = _write_split(out, split, batch)
             log.info("wrote split %s: %d examples", split, rows[split])
     return IngestResult(rows=rows, fingerprint=digest.hexdigest(), split_method=split_method)

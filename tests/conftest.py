@@ -1,0 +1,169 @@
+"""Shared fixtures: the repository, real Adult subsamples with matching configs, and an S3 server.
+
+Test data is always built from the real UCI Adult files in `data/adult/` into
+a temporary folder; no test data is committed.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import socket
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ADULT_DIR = REPO_ROOT / "data" / "adult"
+ADULT_TRAIN = ADULT_DIR / "adult.data.csv.gz"
+ADULT_TEST = ADULT_DIR / "adult.test.csv.gz"
+ADULT_CONFIG = REPO_ROOT / "configs" / "adult.yaml"
+ADULT_SCHEMA = REPO_ROOT / "configs" / "adult.schema.pbtxt"
+
+DELETE = "<delete>"  # a change value that removes the key
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def adult() -> types.SimpleNamespace:
+    """The real Adult files and config: `train`, `test`, `config`, `schema` paths, `lines(path, n)`,
+    and `DELETE`, the change value that removes a key in `write_config`."""
+    return types.SimpleNamespace(
+        train=ADULT_TRAIN,
+        test=ADULT_TEST,
+        config=ADULT_CONFIG,
+        schema=ADULT_SCHEMA,
+        lines=adult_lines,
+        DELETE=DELETE,
+    )
+
+
+def adult_lines(path: Path, n: int | None = None) -> list[str]:
+    """Header plus the first `n` data lines (all when None) of a real Adult file, verbatim."""
+    lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    return lines if n is None else lines[: n + 1]
+
+
+def set_key(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set (or with DELETE remove) `a.b.c` in a nested mapping."""
+    *parents, last = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is DELETE:
+        node.pop(last, None)
+    else:
+        node[last] = value
+
+
+def adult_config_dict(folder: Path) -> dict[str, Any]:
+    """configs/adult.yaml as a mapping, with every relative path made absolute (registry under `folder`)."""
+    raw = yaml.safe_load(ADULT_CONFIG.read_text())
+    raw["data"] = {"train": str(ADULT_TRAIN), "eval": str(ADULT_TEST)}
+    raw["schema_path"] = str(ADULT_SCHEMA)
+    raw["registry"] = {"uri": str(folder / "registry")}
+    return raw
+
+
+@pytest.fixture(scope="session")
+def write_config() -> Callable[..., Path]:
+    """`write_config(folder, changes=None, raw=None, name="config.yaml")`: the Adult config (or `raw`)
+    with dotted-key `changes` applied, written as YAML into `folder`."""
+
+    def write(
+        folder: Path,
+        changes: dict[str, Any] | None = None,
+        raw: dict | None = None,
+        name: str = "config.yaml",
+    ) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        raw = copy.deepcopy(raw) if raw is not None else adult_config_dict(folder)
+        for key, value in (changes or {}).items():
+            set_key(raw, key, value)
+        path = folder / name
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def adult_subsample(write_config) -> Callable[..., types.SimpleNamespace]:
+    """`adult_subsample(folder, n_train, n_eval=None, changes=None)`: header + first rows of the real
+    Adult files as plain CSV in `folder`, and a matching config (no eval file when `n_eval` is None).
+
+    Returns a namespace with `config`, `train`, `eval` (paths) and `folder`.
+    """
+
+    def make(
+        folder: Path, n_train: int, n_eval: int | None = None, changes: dict[str, Any] | None = None
+    ) -> types.SimpleNamespace:
+        folder.mkdir(parents=True, exist_ok=True)
+        train = folder / "train.csv"
+        train.write_text("\n".join(adult_lines(ADULT_TRAIN, n_train)) + "\n")
+        eval_path = None
+        if n_eval is not None:
+            eval_path = folder / "eval.csv"
+            eval_path.write_text("\n".join(adult_lines(ADULT_TEST, n_eval)) + "\n")
+        all_changes = {"data": {"train": str(train), **({"eval": str(eval_path)} if eval_path else {})}}
+        all_changes.update(changes or {})
+        config = write_config(folder, all_changes)
+        return types.SimpleNamespace(config=config, train=train, eval=eval_path, folder=folder)
+
+    return make
+
+
+# --- a real S3-protocol server (moto) ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class S3Server(types.SimpleNamespace):
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def client(self):
+        """A `minio.Minio` client for this server."""
+        from minio import Minio
+
+        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """The MLPIPE_S3_* variables that point the package at this server."""
+        return {
+            "MLPIPE_S3_ENDPOINT": self.endpoint,
+            "MLPIPE_S3_ACCESS_KEY": self.access_key,
+            "MLPIPE_S3_SECRET_KEY": self.secret_key,
+            **extra,
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's standalone S3 server on 127.0.0.1 (a real HTTP endpoint), for the whole session."""
+    moto_server = pytest.importorskip("moto.server")
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        # moto accepts any key pair; these values are distinctive so tests can grep for leaks.
+        yield S3Server(
+            endpoint=f"127.0.0.1:{port}",
+            access_key="mlpipe-test-access",
+            secret_key="mlpipe-test-SECRET-5f3c9a1e",
+        )
+    finally:
+        server.stop()

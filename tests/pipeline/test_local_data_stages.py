@@ -1,0 +1,79 @@
+"""The training pipeline run by kfp.local (SubprocessRunner) on an Adult subsample: the data stages.
+
+Only the data stages' outcomes are asserted (ingest, statistics, schema, validate);
+later stages are kept short by the config (no tuning, one epoch) and are tested elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.local_run import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+DATA_STAGES = ["ingest", "statistics", "schema", "validate"]
+QUICK = {"tuning.enabled": False, "training.epochs": 1}
+
+
+def _stages(summary: dict) -> dict[str, str]:
+    return {stage["name"]: stage["status"] for stage in summary["stages"]}
+
+
+def test_data_stages_on_adult_subsample_then_a_corrupted_eval_file(tmp_path, adult, adult_subsample):
+    sample = adult_subsample(tmp_path / "good", 3000, 1500, changes=QUICK)
+    runs = tmp_path / "runs"
+
+    summary, run_dir = run_pipeline(str(sample.config), runs_root=runs, runner="subprocess", arguments={})
+
+    stages = _stages(summary)
+    assert [name for name in stages if name in DATA_STAGES] == DATA_STAGES, summary["stages"]
+    assert all(stages[name] == "succeeded" for name in DATA_STAGES), summary
+    assert summary["failed_stage"] not in DATA_STAGES
+    assert summary["data"]["train_rows"] == 3000
+    assert summary["data"]["eval_rows"] == 1500
+    assert summary["data"]["split_method"] == "files"
+    assert len(summary["data"]["fingerprint"]) == 64
+    # the curated schema holds on the subsample: no anomalies, no drift between its train and eval
+    assert summary["anomalies"] == []
+    assert summary["validation"]["anomalies"] == 0
+    assert summary["validation"]["features_compared"] == 14
+    html = Path(summary["artifacts"]["statistics_html"])
+    assert html.is_file() and "facets" in html.read_text()
+    assert Path(summary["artifacts"]["statistics"], "Split-train", "FeatureStats.pb").is_file()
+    report = Path(summary["artifacts"]["validation_report"]).read_text()
+    assert "**Result: PASS**" in report
+    assert json.loads((run_dir / "summary.json").read_text())["data"]["train_rows"] == 3000
+    assert (runs / "latest").is_symlink() and (runs / "latest").resolve() == run_dir.resolve()
+    assert run_dir.parent == runs.resolve()
+
+    # the same pipeline on an eval file with an unseen `race` category stops at validate
+    bad = adult_subsample(tmp_path / "bad", 3000, 1500, changes=QUICK)
+    header, *rows = bad.eval.read_text().splitlines()
+    race = header.split(", ").index("race")
+
+    def unseen_race(line: str) -> str:
+        fields = line.split(", ")
+        fields[race] = "Martian"
+        return ", ".join(fields)
+
+    rows = [unseen_race(row) if i % 10 == 0 else row for i, row in enumerate(rows)]
+    bad.eval.write_text("\n".join([header, *rows]) + "\n")
+
+    failed, failed_dir = run_pipeline(str(bad.config), runs_root=runs, runner="subprocess", arguments={})
+
+    assert failed["status"] == "failed"
+    assert failed["failed_stage"] == "validate"
+    assert "race" in failed["error"]
+    stages = _stages(failed)
+    assert [stages[name] for name in DATA_STAGES] == ["succeeded", "succeeded", "succeeded", "failed"]
+    assert list(stages)[-1] == "validate"  # nothing ran after the gate
+    offending = {(a["feature"], a["kind"]) for a in failed["anomalies"]}
+    assert ("race", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in offending
+    assert any("Martian" in a["description"] for a in failed["anomalies"] if a["feature"] == "race")
+    assert failed["data"]["eval_rows"] == 1500
+    assert failed_dir != run_dir
+    assert (runs / "latest").resolve() == failed_dir.resolve()
