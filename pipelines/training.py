@@ -5,7 +5,10 @@ ingest -> statistics -> schema -> validate -> tune -> train -> evaluate -> infra
 
 from kfp import dsl
 
+from components.evaluate.component import evaluate
+from components.infra_validate.component import infra_validate
 from components.ingest.component import ingest
+from components.push.component import push
 from components.schema.component import schema
 from components.statistics.component import statistics
 from components.train.component import train
@@ -22,6 +25,9 @@ def training_pipeline(
     eval_data: str = "",
     baseline_statistics: str = "",
     enable_tuning: bool = True,
+    registry_uri: str = "",
+    use_baseline: bool = True,
+    serving_target: str = "",
 ):
     ingest_task = ingest(config_path=config_path, train_data=train_data, eval_data=eval_data)
     ingest_task.set_display_name("ingest")
@@ -51,3 +57,28 @@ def training_pipeline(
         hyperparameters=tune_task.outputs["hyperparameters"],
     )
     train_task.set_display_name("train")
+
+    evaluate_task = evaluate(
+        config_path=config_path,
+        model=train_task.outputs["model"],
+        examples=ingest_task.outputs["examples"],
+        registry_uri=registry_uri,
+        use_baseline=use_baseline,
+    )
+    evaluate_task.set_display_name("evaluate")
+
+    infra_task = infra_validate(
+        config_path=config_path, model=train_task.outputs["model"], examples=ingest_task.outputs["examples"]
+    )
+    infra_task.set_display_name("infra_validate")
+
+    push_task = push(
+        config_path=config_path,
+        model=train_task.outputs["model"],
+        blessing=evaluate_task.outputs["blessing"],
+        infra_blessing=infra_task.outputs["infra_blessing"],
+        registry_uri=registry_uri,
+        serving_target=serving_target,
+        run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+    )
+    push_task.set_display_name("push")

@@ -132,7 +132,8 @@ def test_plain_serving_names(rendered):
     assert env["MODEL_NAME"] == {"name": "serving-params", "key": "MODEL_NAME"}
     assert "--model_name=$(MODEL_NAME)" in server["args"]
     (sync,) = pod["initContainers"]
-    assert "registry/$(REGISTRY_BUCKET)/$(MODEL_NAME)/" in sync["args"]
+    assert "registry/$(REGISTRY_BUCKET)/$(MODEL_NAME)/$(MODEL_VERSION)/" in sync["args"]
+    assert {"name": "MODEL_VERSION", "value": "1"} in sync["env"]
     assert pod["volumes"][0]["name"] in {m["name"] for m in sync["volumeMounts"]} & {
         m["name"] for m in server["volumeMounts"]
     }

@@ -1,0 +1,237 @@
+"""Evaluate: TFMA sliced metrics and Fairness Indicators, thresholds, and the blessing.
+
+TFMA computes every metric, slice and threshold check; this module builds the
+EvalConfig from the dataset config, runs TFMA, and reads its results into plain
+dictionaries that the gates, the KFP metrics and the report use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from components.config import DatasetConfig
+
+log = logging.getLogger(__name__)
+
+CANDIDATE = "candidate"
+BASELINE = "baseline"
+FAIRNESS_MODULE = "fairness_indicators.fairness_indicators_metrics"
+OVERALL = "overall"
+
+
+def slice_name(slice_key) -> str:
+    """TFMA slice key -> `overall`, `sex:Female` or `sex:Female,race:Black`."""
+    if not slice_key:
+        return OVERALL
+    parts = []
+    for column, value in slice_key:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        parts.append(f"{column}:{value}")
+    return ",".join(parts)
+
+
+def eval_config(config: DatasetConfig, with_baseline: bool):
+    """The TFMA EvalConfig: metrics, slices, value thresholds and change thresholds vs the baseline."""
+    import tensorflow_model_analysis as tfma
+
+    settings = config.evaluation
+    model_specs = [tfma.ModelSpec(name=CANDIDATE, signature_name="serving_default", label_key=config.label_key)]
+    if with_baseline:
+        model_specs.append(
+            tfma.ModelSpec(name=BASELINE, signature_name="serving_default", label_key=config.label_key, is_baseline=True)
+        )
+    auc_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_auc}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -settings.max_auc_drop}
+        )
+        if with_baseline
+        else None,
+    )
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_binary_accuracy})
+    )
+    thresholds = [round(t, 4) for t in settings.fairness_thresholds]
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="AUC", threshold=auc_threshold),
+        tfma.MetricConfig(class_name="AUCPrecisionRecall", config='{"name": "auc_pr"}'),
+        tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+        tfma.MetricConfig(class_name="Precision"),
+        tfma.MetricConfig(class_name="Recall"),
+        tfma.MetricConfig(class_name="MeanLabel"),
+        tfma.MetricConfig(class_name="MeanPrediction"),
+        tfma.MetricConfig(class_name="Calibration"),
+        tfma.MetricConfig(class_name="CalibrationPlot", config='{"num_buckets": 20}'),
+        tfma.MetricConfig(class_name="ConfusionMatrixPlot", config='{"num_thresholds": 100}'),
+        tfma.MetricConfig(class_name="FairnessIndicators", module=FAIRNESS_MODULE, config=f'{{"thresholds": {thresholds}}}'),
+    ]
+    slicing = [tfma.SlicingSpec()]
+    slicing += [tfma.SlicingSpec(feature_keys=[f]) for f in config.slicing.features]
+    slicing += [tfma.SlicingSpec(feature_keys=list(cross)) for cross in config.slicing.crosses]
+    return tfma.EvalConfig(model_specs=model_specs, metrics_specs=[tfma.MetricsSpec(metrics=metrics)], slicing_specs=slicing)
+
+
+def run_tfma(config: DatasetConfig, model_dir: str, examples_dir: str | Path, output_dir: str | Path, baseline_dir: str | None):
+    """Run TFMA over the eval split; returns the EvalResult (also written to `output_dir`)."""
+    import tensorflow_model_analysis as tfma
+
+    cfg = eval_config(config, with_baseline=baseline_dir is not None)
+    models = [tfma.default_eval_shared_model(eval_saved_model_path=model_dir, eval_config=cfg, model_name=CANDIDATE)]
+    if baseline_dir is not None:
+        models.append(tfma.default_eval_shared_model(eval_saved_model_path=baseline_dir, eval_config=cfg, model_name=BASELINE))
+    data = str(Path(examples_dir) / "Split-eval" / "*.tfrecord.gz")
+    return tfma.run_model_analysis(
+        eval_shared_model=models if len(models) > 1 else models[0],
+        eval_config=cfg,
+        data_location=data,
+        file_format="tfrecords",
+        output_path=str(output_dir),
+    )
+
+
+def _value(entry):
+    if isinstance(entry, dict):
+        if "doubleValue" in entry:
+            return float(entry["doubleValue"])
+        if "boundedValue" in entry:
+            return float(entry["boundedValue"]["value"])
+    return None
+
+
+def sliced_metrics(eval_result, model_name: str = CANDIDATE) -> dict[str, dict[str, float]]:
+    """Scalar metrics per slice: {'overall': {'auc': ..}, 'sex:Female': {...}}."""
+    out = {}
+    for slice_key, by_output in eval_result.slicing_metrics:
+        flat = {}
+        for by_model_or_subkey in by_output.values():
+            for sub in by_model_or_subkey.values():
+                for metric, entry in sub.items():
+                    value = _value(entry)
+                    if value is not None:
+                        flat[metric.removeprefix("fairness_indicators_metrics/")] = value
+        out[slice_name(slice_key)] = flat
+    return out
+
+
+def confusion_points(eval_result) -> list[dict[str, float]]:
+    """The overall ConfusionMatrixPlot: one dict per threshold with tp, fp, tn, fn."""
+    for slice_key, plots in eval_result.plots:
+        if slice_key:
+            continue
+        for by_subkey in plots.values():
+            for sub in by_subkey.values():
+                matrices = sub.get("confusionMatrixAtThresholds", {}).get("matrices")
+                if matrices:
+                    return [
+                        {
+                            "threshold": float(m.get("threshold", 0.0)),
+                            "tp": float(m.get("truePositives", 0.0)),
+                            "fp": float(m.get("falsePositives", 0.0)),
+                            "tn": float(m.get("trueNegatives", 0.0)),
+                            "fn": float(m.get("falseNegatives", 0.0)),
+                        }
+                        for m in matrices
+                    ]
+    return []
+
+
+def roc_curve(points: list[dict[str, float]]) -> tuple[list[float], list[float], list[float]]:
+    """(fpr, tpr, thresholds) from confusion matrices at thresholds, for KFP's ROC view."""
+    fpr, tpr, thresholds = [], [], []
+    for p in points:
+        positives, negatives = p["tp"] + p["fn"], p["fp"] + p["tn"]
+        fpr.append(p["fp"] / negatives if negatives else 0.0)
+        tpr.append(p["tp"] / positives if positives else 0.0)
+        thresholds.append(min(max(p["threshold"], 0.0), 1.0))
+    return fpr, tpr, thresholds
+
+
+def confusion_at(points: list[dict[str, float]], threshold: float = 0.5) -> list[list[int]]:
+    """[[tn, fp], [fn, tp]] at the plotted threshold nearest to `threshold`."""
+    if not points:
+        return [[0, 0], [0, 0]]
+    p = min(points, key=lambda q: abs(q["threshold"] - threshold))
+    return [[int(p["tn"]), int(p["fp"])], [int(p["fn"]), int(p["tp"])]]
+
+
+def tfma_validation(output_dir: str | Path) -> tuple[bool, list[dict]]:
+    """TFMA's own threshold verdict and its failures (metric, slice, value, bound)."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_validation_result(str(output_dir))
+    failures = []
+    for per_slice in result.metric_validations_per_slice:
+        where = slice_name(tfma.slicer.deserialize_slice_key(per_slice.slice_key)) if per_slice.HasField("slice_key") else OVERALL
+        for failure in per_slice.failures:
+            failures.append(
+                {
+                    "metric": failure.metric_key.name,
+                    "model": failure.metric_key.model_name,
+                    "change": failure.metric_key.is_diff,
+                    "slice": where,
+                    "value": _value_of_proto(failure.metric_value),
+                    "bound": _bound_text(failure.metric_threshold),
+                    "message": failure.message,
+                }
+            )
+    return bool(result.validation_ok), failures
+
+
+def _value_of_proto(metric_value) -> float | None:
+    if metric_value.HasField("double_value"):
+        return float(metric_value.double_value.value)
+    if metric_value.HasField("bounded_value"):
+        return float(metric_value.bounded_value.value.value)
+    return None
+
+
+def _bound_text(threshold) -> str:
+    parts = []
+    if threshold.HasField("value_threshold"):
+        bound = threshold.value_threshold
+        if bound.HasField("lower_bound"):
+            parts.append(f">= {bound.lower_bound.value:g}")
+        if bound.HasField("upper_bound"):
+            parts.append(f"<= {bound.upper_bound.value:g}")
+    if threshold.HasField("change_threshold") and threshold.change_threshold.HasField("absolute"):
+        parts.append(f"change >= {threshold.change_threshold.absolute.value:g} vs baseline")
+    return " and ".join(parts) or "unknown bound"
+
+
+@dataclasses.dataclass
+class Evaluation:
+    metrics: dict[str, dict[str, float]]
+    verdict: dict
+    confusion: list[dict[str, float]]
+    model_metadata: dict
+
+
+def evaluate(
+    config: DatasetConfig,
+    model_dir: str | Path,
+    examples_dir: str | Path,
+    output_dir: str | Path,
+    baseline: dict | None = None,
+    baseline_dir: str | Path | None = None,
+) -> Evaluation:
+    """TFMA over the eval split (vs the baseline when given), then the gates; writes `output_dir` atomically."""
+    from components.atomic import atomic_dir
+    from components.evaluate.gates import blessing, fairness_checks
+
+    model_dir = Path(model_dir)
+    metadata_path = model_dir / "model_metadata.json"
+    model_metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
+    with atomic_dir(output_dir) as out:
+        result = run_tfma(config, str(model_dir / "saved_model"), examples_dir, out,
+                          str(baseline_dir) if baseline_dir else None)
+        ok, failures = tfma_validation(out)
+    metrics = sliced_metrics(result)
+    verdict = blessing(ok, failures, fairness_checks(config, metrics), metrics,
+                       {"version": baseline["version"], "uri": baseline.get("uri")} if baseline else None)
+    log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])
+    return Evaluation(metrics, verdict, confusion_points(result), model_metadata)

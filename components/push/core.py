@@ -1,0 +1,72 @@
+"""Push: publish a blessed model to the registry, then roll it out to serving.
+
+Nothing is published unless both the evaluation and the infra validation
+blessed the model; an unblessed model is skipped with its reasons, not failed,
+as TFX's Pusher does (kfp.local has no dsl.If). No TensorFlow import here:
+this stage runs in the slim push image.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from components.config import DatasetConfig
+from components.registry import now
+from components.rollout import roll_out
+from components.serving import ServingNames
+
+log = logging.getLogger(__name__)
+
+
+def push_decision(blessing: dict, infra: dict) -> list[str]:
+    """Why not to push (empty: push)."""
+    reasons = []
+    if not blessing.get("blessed"):
+        reasons += [f"model not blessed: {r}" for r in blessing.get("reasons", [])] or ["model not blessed"]
+    if not infra.get("blessed"):
+        reasons += [f"infra validation failed: {r}" for r in infra.get("reasons", [])] or ["infra validation failed"]
+    return reasons
+
+
+def push(
+    config: DatasetConfig,
+    model_dir: str | Path,
+    blessing: dict,
+    infra: dict,
+    registry,
+    target: str,
+    names: ServingNames,
+    run_id: str = "",
+    api=None,
+) -> dict:
+    """`{pushed, version, uri, reasons, serving, seconds}`."""
+    reasons = push_decision(blessing, infra)
+    if reasons:
+        log.warning("not pushing: %s", "; ".join(reasons))
+        return {"pushed": False, "version": None, "uri": None, "reasons": reasons}
+    model_dir = Path(model_dir)
+    model_metadata = json.loads((model_dir / "model_metadata.json").read_text())
+    metadata = {
+        "model_name": config.model_name,
+        "blessed": True,
+        "pushed_at": now(),
+        "run_id": run_id,
+        "data_fingerprint": model_metadata.get("data_fingerprint"),
+        "hyperparameters": model_metadata.get("hyperparameters"),
+        "training_metrics": model_metadata.get("metrics"),
+        "overall_auc": blessing.get("overall_auc"),
+        "fairness_checks": blessing.get("fairness_checks"),
+        "baseline_version": (blessing.get("baseline") or {}).get("version"),
+        "infra_latency": infra.get("latency"),
+    }
+    start = time.perf_counter()
+    version = registry.publish(config.model_name, model_dir / "saved_model", metadata)
+    uri = registry.uri(config.model_name, version)
+    upload_seconds = time.perf_counter() - start
+    log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
+    serving = roll_out(target, names, version, uri, config.serving.canary_traffic_percent, api=api)
+    return {"pushed": True, "version": version, "uri": uri, "reasons": [], "serving": serving,
+            "upload_seconds": round(upload_seconds, 3)}

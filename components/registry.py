@@ -1,0 +1,191 @@
+"""The model registry: TF Serving layout `<root>/<model>/<version>/`, on a directory or S3.
+
+Publishing is atomic for readers: the model is uploaded under a staging name,
+moved to its version, and only then is the completion marker
+`<model>/_published/<version>.json` written (it holds the version's metadata).
+Readers list versions by their markers, so a crash at any point leaves no
+visible version. Versions only grow and are never overwritten: the next
+number is past every version that exists, complete or not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from components.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+MARKERS = "_published"
+STAGING = "_staging"
+
+
+class LocalRegistry:
+    """A directory registry (the default for local runs)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def uri(self, model: str, version: int) -> str:
+        return str(self.root / model / str(version))
+
+    def _all_versions(self, model: str) -> set[int]:
+        base = self.root / model
+        found = {int(p.name) for p in base.glob("*") if p.name.isdigit()} if base.is_dir() else set()
+        return found | set(self.versions(model))
+
+    def versions(self, model: str) -> list[int]:
+        markers = self.root / model / MARKERS
+        return sorted(int(p.stem) for p in markers.glob("*.json") if p.stem.isdigit()) if markers.is_dir() else []
+
+    def metadata(self, model: str, version: int) -> dict:
+        path = self.root / model / MARKERS / f"{version}.json"
+        if not path.is_file():
+            raise UserInputError(f"model {model} has no published version {version} in {self.root}")
+        return json.loads(path.read_text())
+
+    def publish(self, model: str, local_dir: str | Path, metadata: dict) -> int:
+        base = self.root / model
+        staging = base / STAGING / uuid.uuid4().hex
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(local_dir, staging)
+        while True:
+            version = max(self._all_versions(model), default=0) + 1
+            try:
+                os.rename(staging, base / str(version))  # fails if the version exists: never overwrite
+                break
+            except OSError:
+                if not (base / str(version)).exists():
+                    raise
+        _write_marker_local(base / MARKERS, version, {**metadata, "version": version, "uri": self.uri(model, version)})
+        return version
+
+    def fetch(self, model: str, version: int, dest: str | Path) -> Path:
+        self.metadata(model, version)
+        return Path(self.uri(model, version))
+
+
+def _write_marker_local(markers: Path, version: int, metadata: dict) -> None:
+    markers.mkdir(parents=True, exist_ok=True)
+    tmp = markers / f".{version}.json.tmp"
+    tmp.write_text(json.dumps(metadata, indent=2, default=str))
+    os.replace(tmp, markers / f"{version}.json")
+
+
+class S3Registry:
+    """A bucket registry (MinIO or any S3 endpoint) through the minio client."""
+
+    def __init__(self, uri: str, client):
+        from components.s3 import split_uri
+
+        self.bucket, prefix = split_uri(uri)
+        self.prefix = prefix.strip("/")
+        self.client = client
+
+    def _key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def uri(self, model: str, version: int) -> str:
+        return f"s3://{self.bucket}/{self._key(model, str(version))}"
+
+    def _names(self, prefix: str) -> list[str]:
+        return [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=False)]
+
+    def versions(self, model: str) -> list[int]:
+        names = self._names(self._key(model, MARKERS) + "/")
+        stems = (n.rsplit("/", 1)[-1].removesuffix(".json") for n in names if n.endswith(".json"))
+        return sorted(int(s) for s in stems if s.isdigit())
+
+    def _all_versions(self, model: str) -> set[int]:
+        names = self._names(self._key(model) + "/")
+        dirs = {n.rstrip("/").rsplit("/", 1)[-1] for n in names if n.endswith("/")}
+        return {int(d) for d in dirs if d.isdigit()} | set(self.versions(model))
+
+    def metadata(self, model: str, version: int) -> dict:
+        from minio.error import S3Error
+
+        try:
+            response = self.client.get_object(self.bucket, self._key(model, MARKERS, f"{version}.json"))
+            try:
+                return json.loads(response.read())
+            finally:
+                response.close()
+                response.release_conn()
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise UserInputError(f"model {model} has no published version {version} in s3://{self.bucket}/{self.prefix}") from None
+            raise
+
+    def _upload_tree(self, local_dir: Path, prefix: str) -> None:
+        for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+            self.client.fput_object(self.bucket, f"{prefix}/{path.relative_to(local_dir).as_posix()}", str(path))
+
+    def publish(self, model: str, local_dir: str | Path, metadata: dict) -> int:
+        from minio.commonconfig import CopySource
+
+        local_dir = Path(local_dir)
+        staging = self._key(model, STAGING, uuid.uuid4().hex)
+        self._upload_tree(local_dir, staging)
+        version = max(self._all_versions(model), default=0) + 1
+        target = self._key(model, str(version))
+        staged = [o.object_name for o in self.client.list_objects(self.bucket, prefix=staging + "/", recursive=True)]
+        for name in staged:
+            self.client.copy_object(self.bucket, target + name[len(staging):], CopySource(self.bucket, name))
+        body = json.dumps({**metadata, "version": version, "uri": self.uri(model, version)}, indent=2, default=str).encode()
+        import io
+
+        self.client.put_object(self.bucket, self._key(model, MARKERS, f"{version}.json"), io.BytesIO(body), len(body),
+                               content_type="application/json")
+        for name in staged:
+            self.client.remove_object(self.bucket, name)
+        return version
+
+    def fetch(self, model: str, version: int, dest: str | Path) -> Path:
+        self.metadata(model, version)
+        dest = Path(dest)
+        prefix = self._key(model, str(version)) + "/"
+        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            self.client.fget_object(self.bucket, obj.object_name, str(dest / obj.object_name[len(prefix):]))
+        return dest
+
+
+def open_registry(uri: str, environ: Mapping[str, str]):
+    """A registry for a directory path or an `s3://bucket/prefix` (credentials from `environ`)."""
+    if uri.startswith("s3://"):
+        from components.s3 import client_from_env
+
+        client = client_from_env(environ)
+        registry = S3Registry(uri, client)
+        if not client.bucket_exists(registry.bucket):
+            raise UserInputError(f"registry bucket '{registry.bucket}' does not exist at {environ.get('MLPIPE_S3_ENDPOINT')}")
+        return registry
+    return LocalRegistry(uri)
+
+
+def latest_blessed(registry, model: str) -> dict | None:
+    """Metadata of the newest published version whose evaluation blessed it (the evaluation baseline)."""
+    for version in reversed(registry.versions(model)):
+        meta = registry.metadata(model, version)
+        if meta.get("blessed", False):
+            return meta
+    return None
+
+
+def fetch_to_temp(registry, model: str, version: int) -> Path:
+    """A local copy of a version (the path itself for a directory registry)."""
+    if isinstance(registry, LocalRegistry):
+        return registry.fetch(model, version, "")
+    dest = Path(tempfile.mkdtemp(prefix=f"mlpipe-{model}-{version}-"))
+    return registry.fetch(model, version, dest)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
