@@ -10,6 +10,7 @@ number is past every version that exists, complete or not.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MARKERS = "_published"
 STAGING = "_staging"
+SERVING_POINTER = "_serving.json"  # which version serving was last pointed at (push, rollback)
 
 
 class LocalRegistry:
@@ -71,6 +73,16 @@ class LocalRegistry:
     def fetch(self, model: str, version: int, dest: str | Path) -> Path:
         self.metadata(model, version)
         return Path(self.uri(model, version))
+
+    def serving_version(self, model: str) -> int | None:
+        path = self.root / model / SERVING_POINTER
+        return json.loads(path.read_text())["version"] if path.is_file() else None
+
+    def set_serving(self, model: str, version: int) -> None:
+        self.metadata(model, version)
+        tmp = self.root / model / f".{SERVING_POINTER}.tmp"
+        tmp.write_text(json.dumps({"version": version, "at": now()}))
+        os.replace(tmp, self.root / model / SERVING_POINTER)
 
 
 def _write_marker_local(markers: Path, version: int, metadata: dict) -> None:
@@ -140,13 +152,31 @@ class S3Registry:
         for name in staged:
             self.client.copy_object(self.bucket, target + name[len(staging):], CopySource(self.bucket, name))
         body = json.dumps({**metadata, "version": version, "uri": self.uri(model, version)}, indent=2, default=str).encode()
-        import io
-
         self.client.put_object(self.bucket, self._key(model, MARKERS, f"{version}.json"), io.BytesIO(body), len(body),
                                content_type="application/json")
         for name in staged:
             self.client.remove_object(self.bucket, name)
         return version
+
+    def serving_version(self, model: str) -> int | None:
+        from minio.error import S3Error
+
+        try:
+            response = self.client.get_object(self.bucket, self._key(model, SERVING_POINTER))
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                return None
+            raise
+        try:
+            return json.loads(response.read())["version"]
+        finally:
+            response.close()
+            response.release_conn()
+
+    def set_serving(self, model: str, version: int) -> None:
+        self.metadata(model, version)
+        body = json.dumps({"version": version, "at": now()}).encode()
+        self.client.put_object(self.bucket, self._key(model, SERVING_POINTER), io.BytesIO(body), len(body))
 
     def fetch(self, model: str, version: int, dest: str | Path) -> Path:
         self.metadata(model, version)

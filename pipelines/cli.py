@@ -80,6 +80,91 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from pipelines.submit import compile_pipeline
+
+    print(f"wrote {compile_pipeline(args.output)}")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from components.serving import load_serving_names
+    from pipelines.submit import compile_pipeline, parse_params, submit
+
+    package = Path(args.package) if args.package else compile_pipeline("build/training_pipeline.yaml")
+    names = load_serving_names()
+    # On a cluster the registry is the object store; a pod's directory would vanish with it.
+    params = {"registry_uri": f"s3://{names.registry_bucket}", **parse_params(args.param)}
+    url = submit(
+        args.host,
+        package,
+        params,
+        experiment=args.experiment,
+        run_name=args.run_name,
+        namespace=args.namespace,
+        recurring_cron=args.recurring,
+        service_account=args.service_account or names.pusher_service_account,
+    )
+    print(url)
+    return 0
+
+
+def _registry_for(config_path: str, registry: str | None):
+    import os
+
+    from components.config import load_config
+    from components.registry import open_registry
+
+    config = load_config(config_path, check_data=False)
+    return config, open_registry(registry or config.resolve(config.registry.uri), os.environ)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    config, registry = _registry_for(args.config, args.registry)
+    serving = registry.serving_version(config.model_name)
+    versions = registry.versions(config.model_name)
+    if not versions:
+        print(f"no published versions of {config.model_name}")
+        return 0
+    print(f"{'version':>7}  {'serving':<8}{'pushed_at':<22}{'auc':>8}  {'fingerprint':<14}run_id")
+    for version in versions:
+        meta = registry.metadata(config.model_name, version)
+        auc = meta.get("overall_auc")
+        print(f"{version:>7}  {'*' if version == serving else '':<8}{meta.get('pushed_at', ''):<22}"
+              f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
+              f"{meta.get('run_id', '')}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from components.rollout import apply, inferenceservice_rollback_patch, roll_out
+    from components.serving import load_serving_names
+
+    config, registry = _registry_for(args.config, args.registry)
+    versions = registry.versions(config.model_name)
+    current = registry.serving_version(config.model_name) or (versions[-1] if versions else None)
+    if args.to is not None:
+        target_version = args.to
+    else:
+        older = [v for v in versions if current is not None and v < current]
+        if not older:
+            raise UserInputError(f"nothing to roll back to: {config.model_name} serves version {current}, none older")
+        target_version = older[-1]
+    registry.metadata(config.model_name, target_version)  # must be published
+    target = args.target or config.serving.target
+    names = load_serving_names()
+    if target == "kserve":
+        if args.to is not None:
+            raise UserInputError("kserve rollback returns traffic to the previous rolled-out revision; --to is for "
+                                 "the deployment target")
+        result = apply("kserve", names, inferenceservice_rollback_patch())
+    else:
+        result = roll_out(target, names, target_version, registry.uri(config.model_name, target_version))
+    registry.set_serving(config.model_name, target_version)
+    print(f"serving {config.model_name} version {target_version} (was {current}); target: {json.dumps(result)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpipe", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -106,6 +191,33 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--runs", default="runs", help="runs root to look for the baseline in")
     validate.add_argument("--output", help="where to write the report (default: <runs>/validations/<time>)")
     validate.set_defaults(func=cmd_validate)
+
+    compile_ = sub.add_parser("compile", help="compile the training pipeline to KFP IR YAML")
+    compile_.add_argument("--output", default="build/training_pipeline.yaml", help="IR YAML to write")
+    compile_.set_defaults(func=cmd_compile)
+
+    submit = sub.add_parser("submit", help="submit the pipeline to a Kubeflow Pipelines endpoint")
+    submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    submit.add_argument("--package", help="compiled IR YAML (default: compile now)")
+    submit.add_argument("--experiment", default="mlpipe", help="experiment name")
+    submit.add_argument("--run-name", help="run name")
+    submit.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="pipeline parameter")
+    submit.add_argument("--namespace", help="Kubeflow profile namespace (multi-user Kubeflow)")
+    submit.add_argument("--recurring", metavar="CRON", help="create a recurring run with this cron expression")
+    submit.add_argument("--service-account", help="run as this ServiceAccount (default: the pusher's)")
+    submit.set_defaults(func=cmd_submit)
+
+    models = sub.add_parser("models", help="list the registry's versions with their metrics")
+    models.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
+    models.add_argument("--registry", help="registry directory or s3://bucket/prefix (default: the config's)")
+    models.set_defaults(func=cmd_models)
+
+    rollback = sub.add_parser("rollback", help="point serving back at the previous (or a given) version")
+    rollback.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
+    rollback.add_argument("--to", type=int, help="version to serve (default: the one before the serving one)")
+    rollback.add_argument("--registry", help="registry directory or s3://bucket/prefix (default: the config's)")
+    rollback.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
+    rollback.set_defaults(func=cmd_rollback)
     return parser
 
 

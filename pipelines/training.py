@@ -1,6 +1,9 @@
 """The training pipeline, top to bottom as its DAG.
 
 ingest -> statistics -> schema -> validate -> tune -> train -> evaluate -> infra_validate -> push
+
+Gates live inside the stages (validate fails the run on bad data; push skips an
+unblessed model and says why), because kfp.local runs no dsl.If.
 """
 
 from kfp import dsl
@@ -14,6 +17,7 @@ from components.statistics.component import statistics
 from components.train.component import train
 from components.tune.component import tune
 from components.validate.component import validate
+from pipelines.platform import object_store_access, resources, training_placement
 
 PIPELINE_NAME = "mlpipe-training"
 
@@ -29,14 +33,17 @@ def training_pipeline(
     use_baseline: bool = True,
     serving_target: str = "",
 ):
+    """Args: config_path (in the image on a cluster), data overrides (path or s3://), baseline
+    statistics dir, tuning switch, registry (dir or s3://bucket), baseline switch, serving target."""
     ingest_task = ingest(config_path=config_path, train_data=train_data, eval_data=eval_data)
     ingest_task.set_display_name("ingest")
+    object_store_access(resources(ingest_task, "data"))
 
     statistics_task = statistics(examples=ingest_task.outputs["examples"])
-    statistics_task.set_display_name("statistics")
+    resources(statistics_task.set_display_name("statistics"), "data")
 
     schema_task = schema(config_path=config_path, statistics=statistics_task.outputs["statistics"])
-    schema_task.set_display_name("schema")
+    resources(schema_task.set_display_name("schema"), "small")
 
     validate_task = validate(
         config_path=config_path,
@@ -44,11 +51,11 @@ def training_pipeline(
         schema=schema_task.outputs["schema"],
         baseline_statistics=baseline_statistics,
     )
-    validate_task.set_display_name("validate")
+    resources(validate_task.set_display_name("validate"), "data")
 
     tune_task = tune(config_path=config_path, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
-    tune_task.set_display_name("tune")
     tune_task.after(validate_task)
+    training_placement(resources(tune_task.set_display_name("tune"), "train"))
 
     train_task = train(
         config_path=config_path,
@@ -56,7 +63,7 @@ def training_pipeline(
         schema=schema_task.outputs["schema"],
         hyperparameters=tune_task.outputs["hyperparameters"],
     )
-    train_task.set_display_name("train")
+    training_placement(resources(train_task.set_display_name("train"), "train"))
 
     evaluate_task = evaluate(
         config_path=config_path,
@@ -65,12 +72,14 @@ def training_pipeline(
         registry_uri=registry_uri,
         use_baseline=use_baseline,
     )
-    evaluate_task.set_display_name("evaluate")
+    # The baseline is whatever the registry holds now: never reuse a cached verdict.
+    evaluate_task.set_display_name("evaluate").set_caching_options(False)
+    object_store_access(resources(evaluate_task, "data"))
 
     infra_task = infra_validate(
         config_path=config_path, model=train_task.outputs["model"], examples=ingest_task.outputs["examples"]
     )
-    infra_task.set_display_name("infra_validate")
+    resources(infra_task.set_display_name("infra_validate"), "small")
 
     push_task = push(
         config_path=config_path,
@@ -81,4 +90,5 @@ def training_pipeline(
         serving_target=serving_target,
         run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
     )
-    push_task.set_display_name("push")
+    push_task.set_display_name("push").set_caching_options(False).set_retry(num_retries=2, backoff_duration="30s")
+    object_store_access(resources(push_task, "small"))

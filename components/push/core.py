@@ -68,5 +68,6 @@ def push(
     upload_seconds = time.perf_counter() - start
     log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
     serving = roll_out(target, names, version, uri, config.serving.canary_traffic_percent, api=api)
+    registry.set_serving(config.model_name, version)
     return {"pushed": True, "version": version, "uri": uri, "reasons": [], "serving": serving,
             "upload_seconds": round(upload_seconds, 3)}
