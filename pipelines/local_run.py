@@ -46,9 +46,11 @@ class _Tee(io.TextIOBase):
 
 def error_from_output(lines: list[str]) -> str:
     """The message of the last exception a task printed (our errors name file, column or value)."""
-    for line in reversed(lines):
-        match = _ERROR_LINE.match(line)
-        if match and "RuntimeError: Task" not in line:
+    for index in range(len(lines) - 1, -1, -1):
+        match = _ERROR_LINE.match(lines[index])
+        # TF prints "Exception ignored in ... __del__" noise at interpreter exit; skip it.
+        noise = any("Exception ignored" in ln or "__del__" in ln for ln in lines[max(0, index - 4) : index])
+        if match and not noise and "RuntimeError: Task" not in lines[index]:
             return f"{match.group(1)}: {match.group(2)}" if match.group(1) != "UserInputError" else match.group(2)
     return "stage failed; see its log above"
 

@@ -85,13 +85,15 @@ def run_tfma(config: DatasetConfig, model_dir: str, examples_dir: str | Path, ou
     if baseline_dir is not None:
         models.append(tfma.default_eval_shared_model(eval_saved_model_path=baseline_dir, eval_config=cfg, model_name=BASELINE))
     data = str(Path(examples_dir) / "Split-eval" / "*.tfrecord.gz")
-    return tfma.run_model_analysis(
+    tfma.run_model_analysis(
         eval_shared_model=models if len(models) > 1 else models[0],
         eval_config=cfg,
         data_location=data,
         file_format="tfrecords",
         output_path=str(output_dir),
     )
+    # With a baseline TFMA returns results per model; the candidate's carry the diffs.
+    return tfma.load_eval_result(str(output_dir), model_name=CANDIDATE if baseline_dir else None)
 
 
 def _value(entry):
