@@ -78,10 +78,22 @@ def blessing(
     checks: list[FairnessCheck],
     metrics: dict[str, dict[str, float]],
     baseline: dict | None,
+    min_slice_size: int = 0,
 ) -> dict:
-    """`{blessed, reasons[]}`; each reason names the metric, the slice, the value and the bound."""
-    reasons = [_failure_reason(f) for f in tfma_failures]
-    if not tfma_ok and not reasons:
+    """`{blessed, reasons[]}`; each reason names the metric, the slice, the value and the bound.
+
+    TFMA applies the value and change thresholds to every slice; a failure on a slice
+    with fewer than `min_slice_size` examples is listed under `not_gated`, not a reason
+    (a 5-row cross slice without positives has AUC 0 and must not block the model).
+    """
+
+    def gated(failure: dict) -> bool:
+        count = metrics.get(failure["slice"], {}).get("example_count")
+        return count is None or count >= min_slice_size
+
+    reasons = [_failure_reason(f) for f in tfma_failures if gated(f)]
+    not_gated = [_failure_reason(f) for f in tfma_failures if not gated(f)]
+    if not tfma_ok and not tfma_failures:
         reasons.append("TFMA validation failed without naming a threshold (see the validations file)")
     reasons += [c.reason() for c in checks if not c.passed]
     overall = metrics.get(OVERALL, {})
@@ -91,4 +103,5 @@ def blessing(
         "overall_auc": overall.get("auc"),
         "baseline": baseline,
         "fairness_checks": [c.to_json() for c in checks],
+        "not_gated": not_gated,
     }

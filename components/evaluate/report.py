@@ -86,8 +86,9 @@ def render_html(config: DatasetConfig, metrics: dict[str, dict[str, float]], ver
     for feature in features:
         if "," in feature:
             cross = feature.split(",")
+            # TFMA names a cross slice with its columns sorted (`race:Black,sex:Female`), not in config order
             rows = {k: v for k, v in metrics.items() if k.count(",") == len(cross) - 1 and
-                    [p.split(":")[0] for p in k.split(",")] == cross}
+                    sorted(p.split(":")[0] for p in k.split(",")) == sorted(cross)}
         else:
             rows = slices_of(feature, metrics)
         charts = []

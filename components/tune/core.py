@@ -58,6 +58,13 @@ def _tuner(config: DatasetConfig, hypermodel, directory: str):
     if settings.algorithm == "random":
         return kt.RandomSearch(hypermodel, max_trials=settings.max_trials, **common)
     if settings.algorithm == "bayesian":
+        try:
+            import sklearn  # noqa: F401  keras-tuner's BayesianOptimization needs scikit-learn
+        except ImportError:
+            raise UserInputError(
+                "tuning.algorithm 'bayesian' needs scikit-learn (keras-tuner[bayesian]), which is not installed; "
+                "use 'random' or 'hyperband'"
+            ) from None
         return kt.BayesianOptimization(hypermodel, max_trials=settings.max_trials, **common)
     return kt.Hyperband(hypermodel, max_epochs=max(settings.epochs_per_trial, 2), factor=3, **common)
 
