@@ -42,6 +42,7 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; outputs are read by other users (containers)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -170,33 +170,60 @@ def point_latest(root: Path, run_dir: Path) -> None:
     os.replace(tmp, latest)
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def docker_arguments(config_path: str, runs_root: Path, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as the containers see them: DockerRunner mounts only the pipeline root
+    (here the runs root), and the images carry the repo's configs at /app."""
+    from components.errors import UserInputError
+
+    config = Path(config_path).resolve()
+    if not config.is_relative_to(REPO_ROOT):
+        raise UserInputError(f"--runner docker uses the configs baked into the image; {config} is not under {REPO_ROOT}")
+    for key in ("train_data", "eval_data", "baseline_statistics"):
+        value = arguments.get(key, "")
+        if value and not value.startswith("s3://") and not Path(value).resolve().is_relative_to(runs_root):
+            raise UserInputError(f"--runner docker sees only {runs_root}: move {value} there or use s3://")
+    return {"registry_uri": str(runs_root / "registry"), **arguments, "config_path": str(config.relative_to(REPO_ROOT))}
+
+
 def run_pipeline(
     config_path: str,
     runs_root: str | Path = "runs",
     runner: str = "subprocess",
     arguments: dict[str, Any] | None = None,
+    pipeline=None,
 ) -> tuple[dict, Path]:
-    """Run the training pipeline locally; returns the summary and the run directory."""
+    """Run the training pipeline (or `pipeline`) locally; returns the summary and the run directory."""
     from kfp import local
 
     from pipelines.training import training_pipeline
 
     runs_root = Path(runs_root).resolve()
     run_dir = new_run_dir(runs_root)
+    args = {"config_path": str(Path(config_path).resolve()), **(arguments or {})}
     if runner == "docker":
         backend = local.DockerRunner()
+        args = docker_arguments(config_path, runs_root, args)
+        pipeline_root = runs_root  # mounted into every container: artifacts, inputs and the registry
+        os.umask(0o000)  # the images run as uid 1000; let them write where kfp.local makes dirs
+        runs_root.chmod(0o777)
     elif runner == "subprocess":
         backend = local.SubprocessRunner(use_venv=False)
+        pipeline_root = run_dir / "artifacts"
     else:
         raise ValueError(f"unknown runner {runner!r}; expected 'subprocess' or 'docker'")
-    local.init(runner=backend, pipeline_root=str(run_dir / "artifacts"), raise_on_error=False)
+    local.init(runner=backend, pipeline_root=str(pipeline_root), raise_on_error=False)
+    pipeline = pipeline or training_pipeline
+    args = {k: v for k, v in args.items() if k in pipeline.component_spec.inputs}
     records: list[dict[str, Any]] = []
-    args = {"config_path": str(Path(config_path).resolve()), **(arguments or {})}
     start = time.perf_counter()
     with record_stages(records), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-        training_pipeline(**args)
+        pipeline(**args)
     summary = build_summary(records, run_dir, args["config_path"], time.perf_counter() - start)
+    summary["runner"] = runner
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     point_latest(runs_root, run_dir)
     return summary, run_dir

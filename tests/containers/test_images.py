@@ -1,0 +1,145 @@
+"""The tf and push images, built for real (`make images`) and run with no network.
+
+The session fixture `images` (conftest.py) starts a Docker engine when none
+answers and builds both images; the first test pays for the build (minutes on
+a cold machine, seconds when cached).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from .dockerutil import REPO, Images, docker_cli, run_in
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+LOCKS = {"tf": REPO / "requirements" / "tf-image-lock.txt", "push": REPO / "requirements" / "push-lock.txt"}
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m; "
+    "print('\\n'.join(sorted(d.metadata['Name'] + '==' + d.version for d in m.distributions())))"
+)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
+    )
+    return proc.stdout
+
+
+def tag(images: Images, flavor: str) -> str:
+    return images.tf if flavor == "tf" else images.push
+
+
+def normalize(pin: str) -> str:
+    name, version = pin.split("==", 1)
+    return re.sub(r"[-_.]+", "-", name).lower() + "==" + version
+
+
+def locked(flavor: str) -> set[str]:
+    text = LOCKS[flavor].read_text()
+    return {normalize(m) for m in re.findall(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+", text, re.M)}
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_image_is_built(images: Images, flavor: str) -> None:
+    proc = subprocess.run(
+        [docker_cli(), "image", "inspect", tag(images, flavor)], capture_output=True, text=True
+    )
+    ok(proc)
+
+
+def test_push_image_has_no_tensorflow(images: Images) -> None:
+    proc = run_in(images.push, "python", "-c", "import tensorflow")
+    assert proc.returncode != 0
+    assert "No module named 'tensorflow'" in proc.stderr
+
+
+def test_push_image_imports_its_stack(images: Images) -> None:
+    out = ok(
+        run_in(
+            images.push,
+            "python",
+            "-c",
+            "import minio, kubernetes, kfp, components.images; print(kfp.__version__)",
+        )
+    )
+    assert out.strip().splitlines()[-1] == "2.13.0"
+
+
+def test_tf_image_imports_its_stack(images: Images) -> None:
+    code = (
+        "import tensorflow as tf, tensorflow_data_validation as tfdv, "
+        "tensorflow_model_analysis as tfma, fairness_indicators.fairness_indicators_metrics, "
+        "keras_tuner, kfp, components; "
+        "print(tf.__version__, tfdv.__version__, tfma.__version__, kfp.__version__)"
+    )
+    out = ok(run_in(images.tf, "python", "-W", "ignore", "-c", code))
+    assert out.strip().splitlines()[-1] == "2.16.2 1.16.1 0.47.1 2.13.0"
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_image_holds_exactly_its_lock(images: Images, flavor: str) -> None:
+    installed = {
+        normalize(line)
+        for line in ok(run_in(tag(images, flavor), "python", "-c", LIST_DISTRIBUTIONS)).split()
+    }
+    expected = locked(flavor) | {f"mlpipe=={images.version}"}
+    assert installed == expected, (
+        f"missing: {sorted(expected - installed)}; extra: {sorted(installed - expected)}"
+    )
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_image_runs_as_non_root(images: Images, flavor: str) -> None:
+    out = ok(run_in(tag(images, flavor), "id", "-u"))
+    assert out.strip() != "0"
+    assert ok(run_in(tag(images, flavor), "pwd")).strip() == "/app"
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_kfp_executor_smoke(images: Images, flavor: str) -> None:
+    out = ok(run_in(tag(images, flavor), "python", "-m", "kfp.dsl.executor_main", "--help"))
+    assert "--executor_input" in out
+    out = ok(run_in(tag(images, flavor), "python", "-c", "import components.images as i; print(i.VERSION)"))
+    assert out.strip() == images.version
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_no_build_secrets_or_tools_left(images: Images, flavor: str) -> None:
+    # The CA bundle and uv stay in the discarded build stage.
+    out = ok(
+        run_in(
+            tag(images, flavor),
+            "sh",
+            "-c",
+            "ls /tmp/build-ca.crt /opt/uv 2>/dev/null; command -v uv gcc g++ || true",
+        )
+    )
+    assert out.strip() == ""
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_oci_labels(images: Images, flavor: str) -> None:
+    proc = subprocess.run(
+        [docker_cli(), "image", "inspect", "--format", "{{json .Config.Labels}}", tag(images, flavor)],
+        capture_output=True,
+        text=True,
+    )
+    labels = json.loads(ok(proc))
+    for key in ("source", "revision", "version", "title"):
+        assert labels.get(f"org.opencontainers.image.{key}"), f"label org.opencontainers.image.{key} missing"
+    assert labels["org.opencontainers.image.version"] == images.version
+    assert labels["org.opencontainers.image.title"] == f"mlpipe-{flavor}"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    if head.returncode == 0:
+        assert labels["org.opencontainers.image.revision"] == head.stdout.strip()
+
+
+def test_project_sources_in_app(images: Images) -> None:
+    out = ok(run_in(images.tf, "ls", "/app"))
+    assert set(out.split()) >= {"components", "pipelines", "configs", "pyproject.toml"}
