@@ -35,10 +35,15 @@ def raw_data_path(config, model_dir: str, examples_dir: str) -> tuple[float, flo
     records = read_split_records(examples_dir, "eval")
     signature = tf.saved_model.load(str(Path(model_dir) / "saved_model")).signatures["serving_default"]
     predictions = np.concatenate(
-        [signature(examples=tf.constant(records[i : i + 4096]))["probabilities"].numpy() for i in range(0, len(records), 4096)]
+        [
+            signature(examples=tf.constant(records[i : i + 4096]))["probabilities"].numpy()
+            for i in range(0, len(records), 4096)
+        ]
     )
     batch = load_examples(examples_dir, "eval")
-    frame = pd.DataFrame({config.label_key: column_values(batch, config.label_key).astype(float), "prediction": predictions})
+    frame = pd.DataFrame(
+        {config.label_key: column_values(batch, config.label_key).astype(float), "prediction": predictions}
+    )
     for feature in config.slicing.features:
         frame[feature] = [v.decode() if v is not None else "" for v in column_values(batch, feature)]
     cfg = eval_config(config, with_baseline=False)
@@ -59,12 +64,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         result = run_tfma(config, str(Path(model_dir) / "saved_model"), examples_dir, Path(out) / "a", None)
-        rows.append(("run_model_analysis (stage path)", time.perf_counter() - start, sliced_metrics(result)[OVERALL]["auc"]))
+        rows.append(
+            (
+                "run_model_analysis (stage path)",
+                time.perf_counter() - start,
+                sliced_metrics(result)[OVERALL]["auc"],
+            )
+        )
         if baseline:
             start = time.perf_counter()
-            result = run_tfma(config, str(Path(model_dir) / "saved_model"), examples_dir, Path(out) / "b",
-                              str(Path(baseline) / "saved_model"))
-            rows.append(("run_model_analysis + baseline", time.perf_counter() - start, sliced_metrics(result)[OVERALL]["auc"]))
+            result = run_tfma(
+                config,
+                str(Path(model_dir) / "saved_model"),
+                examples_dir,
+                Path(out) / "b",
+                str(Path(baseline) / "saved_model"),
+            )
+            rows.append(
+                (
+                    "run_model_analysis + baseline",
+                    time.perf_counter() - start,
+                    sliced_metrics(result)[OVERALL]["auc"],
+                )
+            )
     seconds, auc = raw_data_path(config, model_dir, examples_dir)
     rows.append(("predict + analyze_raw_data", seconds, auc))
     for name, seconds, auc in rows:

@@ -33,7 +33,11 @@ def repeated_csv(source: Path, target: Path, rows: int) -> None:
 
 
 def means(stats) -> dict[str, float]:
-    return {f.path.step[0]: round(f.num_stats.mean, 4) for f in stats.datasets[0].features if f.HasField("num_stats")}
+    return {
+        f.path.step[0]: round(f.num_stats.mean, 4)
+        for f in stats.datasets[0].features
+        if f.HasField("num_stats")
+    }
 
 
 def measure(examples: Path, label: str, rows: int, methods: list[str]) -> None:
@@ -43,8 +47,10 @@ def measure(examples: Path, label: str, rows: int, methods: list[str]) -> None:
         stats = split_statistics(examples, TRAIN, method)
         seconds = time.perf_counter() - start
         results[method] = stats
-        print(f"{label:>10} {method:>10}: {seconds:8.2f} s  {rows / seconds:12,.0f} rows/s  "
-              f"({stats.datasets[0].num_examples} examples)")
+        print(
+            f"{label:>10} {method:>10}: {seconds:8.2f} s  {rows / seconds:12,.0f} rows/s  "
+            f"({stats.datasets[0].num_examples} examples)"
+        )
     if len(results) == 2:
         a, b = (results[m] for m in methods)
         same = a.datasets[0].num_examples == b.datasets[0].num_examples and means(a) == means(b)
@@ -54,7 +60,9 @@ def measure(examples: Path, label: str, rows: int, methods: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--skip-beam-large", action="store_true", help="only the in-memory path at the large size")
+    parser.add_argument(
+        "--skip-beam-large", action="store_true", help="only the in-memory path at the large size"
+    )
     args = parser.parse_args()
     config = load_config(REPO / "configs/adult.yaml", check_data=False)
     import tensorflow_data_validation  # noqa: F401  (import cost is not part of either path)
@@ -70,7 +78,12 @@ def main() -> None:
         start = time.perf_counter()
         ingest(config, large, os.environ, sources={TRAIN: str(csv)})
         print(f"{'ingest':>10} {args.rows:,} rows: {time.perf_counter() - start:.2f} s")
-        measure(large, f"{args.rows // 1000}k", args.rows, ["in_memory"] if args.skip_beam_large else ["in_memory", "beam"])
+        measure(
+            large,
+            f"{args.rows // 1000}k",
+            args.rows,
+            ["in_memory"] if args.skip_beam_large else ["in_memory", "beam"],
+        )
         shutil.rmtree(large)
 
 

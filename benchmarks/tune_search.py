@@ -31,7 +31,10 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(REPO / "configs/adult.yaml", check_data=False)
     config = dataclasses.replace(
-        config, tuning=dataclasses.replace(config.tuning, max_trials=args.trials, epochs_per_trial=args.epochs_per_trial)
+        config,
+        tuning=dataclasses.replace(
+            config.tuning, max_trials=args.trials, epochs_per_trial=args.epochs_per_trial
+        ),
     )
     import keras  # noqa: F401  (import cost is not part of the search)
 
@@ -41,13 +44,23 @@ def main() -> None:
         start = time.perf_counter()
         result = tune(config, examples)
         seconds = time.perf_counter() - start
-        print(f"{config.tuning.algorithm} search: {len(result.trials)} trials x {args.epochs_per_trial} epochs: "
-              f"{seconds:.1f} s ({seconds / max(len(result.trials), 1):.1f} s/trial); best eval AUC {result.best_score:.4f}")
+        print(
+            f"{config.tuning.algorithm} search: {len(result.trials)} trials x {args.epochs_per_trial} epochs: "
+            f"{seconds:.1f} s ({seconds / max(len(result.trials), 1):.1f} s/trial); best eval AUC {result.best_score:.4f}"
+        )
         print(f"best: {dataclasses.asdict(result.best)}")
-        trained = train(config, examples, load_schema(config.resolve(config.schema_path)), Path(tmp) / "model",
-                        Path(tmp) / "tb", result.best)
-        print(f"train: {trained.epochs_run} epochs, {trained.seconds_per_epoch:.2f} s/epoch, "
-              f"{trained.examples_per_second:,.0f} examples/s, eval AUC {trained.metrics['eval_auc']:.4f}")
+        trained = train(
+            config,
+            examples,
+            load_schema(config.resolve(config.schema_path)),
+            Path(tmp) / "model",
+            Path(tmp) / "tb",
+            result.best,
+        )
+        print(
+            f"train: {trained.epochs_run} epochs, {trained.seconds_per_epoch:.2f} s/epoch, "
+            f"{trained.examples_per_second:,.0f} examples/s, eval AUC {trained.metrics['eval_auc']:.4f}"
+        )
 
 
 if __name__ == "__main__":

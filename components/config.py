@@ -317,7 +317,9 @@ def with_data_overrides(config: DatasetConfig, train: str = "", eval: str = "") 
     """The config with data locations replaced by run parameters (empty keeps the file's)."""
     data = dataclasses.replace(
         config.data,
-        train=str(Path(train).resolve()) if train and not train.startswith("s3://") else train or config.data.train,
+        train=str(Path(train).resolve())
+        if train and not train.startswith("s3://")
+        else train or config.data.train,
         eval=str(Path(eval).resolve()) if eval and not eval.startswith("s3://") else eval or config.data.eval,
     )
     return dataclasses.replace(config, data=data)

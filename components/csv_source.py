@@ -90,7 +90,9 @@ def _check_field_counts(text: str, options: CsvConfig, expected: int, source: st
     would read as missing values) and, when the first data row has one field too
     many, silently takes the first column as the index and shifts every value.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, skipinitialspace=options.skip_initial_space)
+    reader = csv.reader(
+        io.StringIO(text), delimiter=options.delimiter, skipinitialspace=options.skip_initial_space
+    )
     for row in reader:
         if row and len(row) != expected:  # blank lines are skipped, as pandas does
             raise UserInputError(

@@ -58,13 +58,23 @@ def feature_spec(config: DatasetConfig, preprocessing: Preprocessing, with_label
         name: tf.io.FixedLenFeature([1], tf.float32, default_value=[preprocessing.numeric[name][0]])
         for name in config.features.numeric
     }
-    spec |= {name: tf.io.FixedLenFeature([1], tf.string, default_value=[MISSING]) for name in config.features.categorical}
+    spec |= {
+        name: tf.io.FixedLenFeature([1], tf.string, default_value=[MISSING])
+        for name in config.features.categorical
+    }
     if with_label:
         spec[config.label_key] = tf.io.FixedLenFeature([1], tf.int64)
     return spec
 
 
-def make_dataset(examples_dir, split: str, config: DatasetConfig, preprocessing: Preprocessing, batch_size: int, shuffle_seed=None):
+def make_dataset(
+    examples_dir,
+    split: str,
+    config: DatasetConfig,
+    preprocessing: Preprocessing,
+    batch_size: int,
+    shuffle_seed=None,
+):
     """tf.data over the ingested GZIP TFRecords: (features, label) batches."""
     import tensorflow as tf
 
@@ -80,7 +90,12 @@ def make_dataset(examples_dir, split: str, config: DatasetConfig, preprocessing:
         y = tf.cast(parsed.pop(label), tf.float32)
         return parsed, y
 
-    return dataset.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).cache().prefetch(tf.data.AUTOTUNE)
+    return (
+        dataset.batch(batch_size)
+        .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+        .cache()
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def build_model(config: DatasetConfig, preprocessing: Preprocessing, hp: HyperParameters):
@@ -91,13 +106,19 @@ def build_model(config: DatasetConfig, preprocessing: Preprocessing, hp: HyperPa
     for name in config.features.numeric:
         inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
         mean, variance = preprocessing.numeric[name]
-        encoded.append(keras.layers.Normalization(mean=mean, variance=variance, name=f"norm_{name}")(inputs[name]))
+        encoded.append(
+            keras.layers.Normalization(mean=mean, variance=variance, name=f"norm_{name}")(inputs[name])
+        )
     for name in config.features.categorical:
         inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
         vocabulary = preprocessing.vocabularies[name]
         if hp.embedding_dim > 0:
-            ids = keras.layers.StringLookup(vocabulary=vocabulary, num_oov_indices=1, name=f"lookup_{name}")(inputs[name])
-            embedded = keras.layers.Embedding(len(vocabulary) + 1, hp.embedding_dim, name=f"embed_{name}")(ids)
+            ids = keras.layers.StringLookup(vocabulary=vocabulary, num_oov_indices=1, name=f"lookup_{name}")(
+                inputs[name]
+            )
+            embedded = keras.layers.Embedding(len(vocabulary) + 1, hp.embedding_dim, name=f"embed_{name}")(
+                ids
+            )
             encoded.append(keras.layers.Flatten()(embedded))
         else:
             lookup = keras.layers.StringLookup(

@@ -46,7 +46,11 @@ class LocalRegistry:
 
     def versions(self, model: str) -> list[int]:
         markers = self.root / model / MARKERS
-        return sorted(int(p.stem) for p in markers.glob("*.json") if p.stem.isdigit()) if markers.is_dir() else []
+        return (
+            sorted(int(p.stem) for p in markers.glob("*.json") if p.stem.isdigit())
+            if markers.is_dir()
+            else []
+        )
 
     def metadata(self, model: str, version: int) -> dict:
         path = self.root / model / MARKERS / f"{version}.json"
@@ -67,7 +71,9 @@ class LocalRegistry:
             except OSError:
                 if not (base / str(version)).exists():
                     raise
-        _write_marker_local(base / MARKERS, version, {**metadata, "version": version, "uri": self.uri(model, version)})
+        _write_marker_local(
+            base / MARKERS, version, {**metadata, "version": version, "uri": self.uri(model, version)}
+        )
         return version
 
     def fetch(self, model: str, version: int, dest: str | Path) -> Path:
@@ -133,12 +139,16 @@ class S3Registry:
                 response.release_conn()
         except S3Error as exc:
             if exc.code == "NoSuchKey":
-                raise UserInputError(f"model {model} has no published version {version} in s3://{self.bucket}/{self.prefix}") from None
+                raise UserInputError(
+                    f"model {model} has no published version {version} in s3://{self.bucket}/{self.prefix}"
+                ) from None
             raise
 
     def _upload_tree(self, local_dir: Path, prefix: str) -> None:
         for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-            self.client.fput_object(self.bucket, f"{prefix}/{path.relative_to(local_dir).as_posix()}", str(path))
+            self.client.fput_object(
+                self.bucket, f"{prefix}/{path.relative_to(local_dir).as_posix()}", str(path)
+            )
 
     def publish(self, model: str, local_dir: str | Path, metadata: dict) -> int:
         from minio.commonconfig import CopySource
@@ -148,12 +158,21 @@ class S3Registry:
         self._upload_tree(local_dir, staging)
         version = max(self._all_versions(model), default=0) + 1
         target = self._key(model, str(version))
-        staged = [o.object_name for o in self.client.list_objects(self.bucket, prefix=staging + "/", recursive=True)]
+        staged = [
+            o.object_name for o in self.client.list_objects(self.bucket, prefix=staging + "/", recursive=True)
+        ]
         for name in staged:
-            self.client.copy_object(self.bucket, target + name[len(staging):], CopySource(self.bucket, name))
-        body = json.dumps({**metadata, "version": version, "uri": self.uri(model, version)}, indent=2, default=str).encode()
-        self.client.put_object(self.bucket, self._key(model, MARKERS, f"{version}.json"), io.BytesIO(body), len(body),
-                               content_type="application/json")
+            self.client.copy_object(self.bucket, target + name[len(staging) :], CopySource(self.bucket, name))
+        body = json.dumps(
+            {**metadata, "version": version, "uri": self.uri(model, version)}, indent=2, default=str
+        ).encode()
+        self.client.put_object(
+            self.bucket,
+            self._key(model, MARKERS, f"{version}.json"),
+            io.BytesIO(body),
+            len(body),
+            content_type="application/json",
+        )
         for name in staged:
             self.client.remove_object(self.bucket, name)
         return version
@@ -183,7 +202,7 @@ class S3Registry:
         dest = Path(dest)
         prefix = self._key(model, str(version)) + "/"
         for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
-            self.client.fget_object(self.bucket, obj.object_name, str(dest / obj.object_name[len(prefix):]))
+            self.client.fget_object(self.bucket, obj.object_name, str(dest / obj.object_name[len(prefix) :]))
         return dest
 
 
@@ -195,7 +214,9 @@ def open_registry(uri: str, environ: Mapping[str, str]):
         client = client_from_env(environ)
         registry = S3Registry(uri, client)
         if not client.bucket_exists(registry.bucket):
-            raise UserInputError(f"registry bucket '{registry.bucket}' does not exist at {environ.get('MLPIPE_S3_ENDPOINT')}")
+            raise UserInputError(
+                f"registry bucket '{registry.bucket}' does not exist at {environ.get('MLPIPE_S3_ENDPOINT')}"
+            )
         return registry
     return LocalRegistry(uri)
 

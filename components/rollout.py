@@ -25,8 +25,14 @@ def deployment_patch(version: int, registry_uri: str) -> dict:
     return {
         "spec": {
             "template": {
-                "metadata": {"annotations": {VERSION_ANNOTATION: str(version), "mlpipe.io/model-uri": registry_uri}},
-                "spec": {"initContainers": [{"name": SYNC_CONTAINER, "env": [{"name": "MODEL_VERSION", "value": str(version)}]}]},
+                "metadata": {
+                    "annotations": {VERSION_ANNOTATION: str(version), "mlpipe.io/model-uri": registry_uri}
+                },
+                "spec": {
+                    "initContainers": [
+                        {"name": SYNC_CONTAINER, "env": [{"name": "MODEL_VERSION", "value": str(version)}]}
+                    ]
+                },
             }
         }
     }
@@ -76,7 +82,9 @@ def apply(target: str, names: ServingNames, body: dict, api=None) -> dict:
     raise UserInputError(f"unknown serving target {target!r}; expected none, deployment or kserve")
 
 
-def roll_out(target: str, names: ServingNames, version: int, registry_uri: str, canary_percent: int = 0, api=None) -> dict:
+def roll_out(
+    target: str, names: ServingNames, version: int, registry_uri: str, canary_percent: int = 0, api=None
+) -> dict:
     """Point `target` at `version`; `none` does nothing."""
     if target == "none":
         return {"target": "none"}

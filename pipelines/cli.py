@@ -45,7 +45,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         arguments["train_data"] = str(Path(args.train_data).resolve())
     if args.eval_data:
         arguments["eval_data"] = str(Path(args.eval_data).resolve())
-    summary, run_dir = run_pipeline(args.config, runs_root=args.output, runner=args.runner, arguments=arguments)
+    summary, run_dir = run_pipeline(
+        args.config, runs_root=args.output, runner=args.runner, arguments=arguments
+    )
     _print_summary_table(summary)
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
     return 0 if summary["status"] == "succeeded" else 1
@@ -66,7 +68,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from pipelines.data_checks import validate_batch
 
-    output = Path(args.output or Path(args.runs) / "validations" / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    output = Path(
+        args.output or Path(args.runs) / "validations" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    )
     result = validate_batch(args.config, args.data, output, runs_root=args.runs, baseline=args.baseline)
     for anomaly in result.anomalies:
         level = "ERROR" if anomaly.blocking else "WARN"
@@ -130,9 +134,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     for version in versions:
         meta = registry.metadata(config.model_name, version)
         auc = meta.get("overall_auc")
-        print(f"{version:>7}  {'*' if version == serving else '':<8}{meta.get('pushed_at', ''):<22}"
-              f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
-              f"{meta.get('run_id', '')}")
+        print(
+            f"{version:>7}  {'*' if version == serving else '':<8}{meta.get('pushed_at', ''):<22}"
+            f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
+            f"{meta.get('run_id', '')}"
+        )
     return 0
 
 
@@ -148,20 +154,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     else:
         older = [v for v in versions if current is not None and v < current]
         if not older:
-            raise UserInputError(f"nothing to roll back to: {config.model_name} serves version {current}, none older")
+            raise UserInputError(
+                f"nothing to roll back to: {config.model_name} serves version {current}, none older"
+            )
         target_version = older[-1]
     registry.metadata(config.model_name, target_version)  # must be published
     target = args.target or config.serving.target
     names = load_serving_names()
     if target == "kserve":
         if args.to is not None:
-            raise UserInputError("kserve rollback returns traffic to the previous rolled-out revision; --to is for "
-                                 "the deployment target")
+            raise UserInputError(
+                "kserve rollback returns traffic to the previous rolled-out revision; --to is for "
+                "the deployment target"
+            )
         result = apply("kserve", names, inferenceservice_rollback_patch())
     else:
         result = roll_out(target, names, target_version, registry.uri(config.model_name, target_version))
     registry.set_serving(config.model_name, target_version)
-    print(f"serving {config.model_name} version {target_version} (was {current}); target: {json.dumps(result)}")
+    print(
+        f"serving {config.model_name} version {target_version} (was {current}); target: {json.dumps(result)}"
+    )
     return 0
 
 
@@ -172,8 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the training pipeline locally (kfp.local)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
-    run.add_argument("--output", default="runs", help="runs root; each run gets a folder, `latest` links the newest")
-    run.add_argument("--runner", choices=["subprocess", "docker"], default="subprocess", help="kfp.local runner")
+    run.add_argument(
+        "--output", default="runs", help="runs root; each run gets a folder, `latest` links the newest"
+    )
+    run.add_argument(
+        "--runner", choices=["subprocess", "docker"], default="subprocess", help="kfp.local runner"
+    )
     run.add_argument("--train-data", help="override the config's train data location")
     run.add_argument("--eval-data", help="override the config's eval data location")
     run.set_defaults(func=cmd_run)
@@ -184,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--output", help="write here instead of the config's schema_path")
     schema.set_defaults(func=cmd_schema)
 
-    validate = sub.add_parser("validate", help="validate a new data batch against the schema and training baseline")
+    validate = sub.add_parser(
+        "validate", help="validate a new data batch against the schema and training baseline"
+    )
     validate.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     validate.add_argument("--data", required=True, help="the new batch: CSV path or s3:// location")
     validate.add_argument("--baseline", help="run directory to compare with (default: newest validated run)")
@@ -201,9 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--package", help="compiled IR YAML (default: compile now)")
     submit.add_argument("--experiment", default="mlpipe", help="experiment name")
     submit.add_argument("--run-name", help="run name")
-    submit.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="pipeline parameter")
+    submit.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="pipeline parameter"
+    )
     submit.add_argument("--namespace", help="Kubeflow profile namespace (multi-user Kubeflow)")
-    submit.add_argument("--recurring", metavar="CRON", help="create a recurring run with this cron expression")
+    submit.add_argument(
+        "--recurring", metavar="CRON", help="create a recurring run with this cron expression"
+    )
     submit.add_argument("--service-account", help="run as this ServiceAccount (default: the pusher's)")
     submit.set_defaults(func=cmd_submit)
 
@@ -215,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = sub.add_parser("rollback", help="point serving back at the previous (or a given) version")
     rollback.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     rollback.add_argument("--to", type=int, help="version to serve (default: the one before the serving one)")
-    rollback.add_argument("--registry", help="registry directory or s3://bucket/prefix (default: the config's)")
+    rollback.add_argument(
+        "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
+    )
     rollback.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
     rollback.set_defaults(func=cmd_rollback)
     return parser

@@ -50,12 +50,16 @@ def baseline_statistics_dir(runs_root: str | Path, run_dir: str | Path | None) -
             raise UserInputError(f"baseline run {candidate} has no summary.json")
         summary = json.loads(summary_path.read_text())
         stats = summary.get("artifacts", {}).get("statistics")
-        validated = any(s["name"] == "validate" and s["status"] == "succeeded" for s in summary.get("stages", []))
+        validated = any(
+            s["name"] == "validate" and s["status"] == "succeeded" for s in summary.get("stages", [])
+        )
         if stats and validated and Path(stats).is_dir():
             return Path(stats)
         if run_dir:
             raise UserInputError(f"baseline run {candidate} has no validated statistics")
-    raise UserInputError(f"no baseline: no run under {runs_root} passed validation; run `mlpipe run` first or pass --baseline")
+    raise UserInputError(
+        f"no baseline: no run under {runs_root} passed validation; run `mlpipe run` first or pass --baseline"
+    )
 
 
 def _schema_for(config: DatasetConfig, baseline_stats: Path):
@@ -65,7 +69,11 @@ def _schema_for(config: DatasetConfig, baseline_stats: Path):
 
 
 def validate_batch(
-    config_path: str, data: str, output_dir: str | Path, runs_root: str | Path = "runs", baseline: str | None = None
+    config_path: str,
+    data: str,
+    output_dir: str | Path,
+    runs_root: str | Path = "runs",
+    baseline: str | None = None,
 ) -> ValidationResult:
     """Validate a new batch: schema (SERVING unless it has labels), drift vs the baseline's
     eval split, skew vs its train split. Writes the report and anomalies to `output_dir`."""
@@ -87,5 +95,7 @@ def validate_batch(
         drift_baseline=load_statistics(baseline_stats, EVAL),
         skew_training=load_statistics(baseline_stats, TRAIN),
     )
-    write_outputs(result, output_dir / "anomalies", output_dir / "report.md", title=f"Batch validation: {data}")
+    write_outputs(
+        result, output_dir / "anomalies", output_dir / "report.md", title=f"Batch validation: {data}"
+    )
     return result

@@ -51,7 +51,11 @@ def error_from_output(lines: list[str]) -> str:
         # TF prints "Exception ignored in ... __del__" noise at interpreter exit; skip it.
         noise = any("Exception ignored" in ln or "__del__" in ln for ln in lines[max(0, index - 4) : index])
         if match and not noise and "RuntimeError: Task" not in lines[index]:
-            return f"{match.group(1)}: {match.group(2)}" if match.group(1) != "UserInputError" else match.group(2)
+            return (
+                f"{match.group(1)}: {match.group(2)}"
+                if match.group(1) != "UserInputError"
+                else match.group(2)
+            )
     return "stage failed; see its log above"
 
 
@@ -180,12 +184,18 @@ def docker_arguments(config_path: str, runs_root: Path, arguments: dict[str, Any
 
     config = Path(config_path).resolve()
     if not config.is_relative_to(REPO_ROOT):
-        raise UserInputError(f"--runner docker uses the configs baked into the image; {config} is not under {REPO_ROOT}")
+        raise UserInputError(
+            f"--runner docker uses the configs baked into the image; {config} is not under {REPO_ROOT}"
+        )
     for key in ("train_data", "eval_data", "baseline_statistics"):
         value = arguments.get(key, "")
         if value and not value.startswith("s3://") and not Path(value).resolve().is_relative_to(runs_root):
             raise UserInputError(f"--runner docker sees only {runs_root}: move {value} there or use s3://")
-    return {"registry_uri": str(runs_root / "registry"), **arguments, "config_path": str(config.relative_to(REPO_ROOT))}
+    return {
+        "registry_uri": str(runs_root / "registry"),
+        **arguments,
+        "config_path": str(config.relative_to(REPO_ROOT)),
+    }
 
 
 def run_pipeline(

@@ -62,6 +62,10 @@ def training_placement(task: PipelineTask) -> PipelineTask:
         key_value, _, effect = toleration.partition(":")
         key, _, value = key_value.partition("=")
         kubernetes.add_toleration(
-            task, key=key, operator="Equal" if value else "Exists", value=value or None, effect=effect or "NoSchedule"
+            task,
+            key=key,
+            operator="Equal" if value else "Exists",
+            value=value or None,
+            effect=effect or "NoSchedule",
         )
     return task

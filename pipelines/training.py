@@ -22,7 +22,9 @@ from pipelines.platform import object_store_access, resources, training_placemen
 PIPELINE_NAME = "mlpipe-training"
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Tabular training with data validation, fairness gate and push.")
+@dsl.pipeline(
+    name=PIPELINE_NAME, description="Tabular training with data validation, fairness gate and push."
+)
 def training_pipeline(
     config_path: str = "configs/adult.yaml",
     train_data: str = "",
@@ -53,7 +55,9 @@ def training_pipeline(
     )
     resources(validate_task.set_display_name("validate"), "data")
 
-    tune_task = tune(config_path=config_path, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
+    tune_task = tune(
+        config_path=config_path, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning
+    )
     tune_task.after(validate_task)
     training_placement(resources(tune_task.set_display_name("tune"), "train"))
 
@@ -90,5 +94,7 @@ def training_pipeline(
         serving_target=serving_target,
         run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
     )
-    push_task.set_display_name("push").set_caching_options(False).set_retry(num_retries=2, backoff_duration="30s")
+    push_task.set_display_name("push").set_caching_options(False).set_retry(
+        num_retries=2, backoff_duration="30s"
+    )
     object_store_access(resources(push_task, "small"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from pathlib import Path
 
 from components.config import DatasetConfig
@@ -39,10 +40,14 @@ def eval_config(config: DatasetConfig, with_baseline: bool):
     import tensorflow_model_analysis as tfma
 
     settings = config.evaluation
-    model_specs = [tfma.ModelSpec(name=CANDIDATE, signature_name="serving_default", label_key=config.label_key)]
+    model_specs = [
+        tfma.ModelSpec(name=CANDIDATE, signature_name="serving_default", label_key=config.label_key)
+    ]
     if with_baseline:
         model_specs.append(
-            tfma.ModelSpec(name=BASELINE, signature_name="serving_default", label_key=config.label_key, is_baseline=True)
+            tfma.ModelSpec(
+                name=BASELINE, signature_name="serving_default", label_key=config.label_key, is_baseline=True
+            )
         )
     auc_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_auc}),
@@ -68,22 +73,38 @@ def eval_config(config: DatasetConfig, with_baseline: bool):
         # CalibrationPlot/MeanLabel/MeanPrediction.
         tfma.MetricConfig(class_name="Calibration"),
         tfma.MetricConfig(class_name="ConfusionMatrixPlot", config='{"num_thresholds": 100}'),
-        tfma.MetricConfig(class_name="FairnessIndicators", module=FAIRNESS_MODULE, config=f'{{"thresholds": {thresholds}}}'),
+        tfma.MetricConfig(
+            class_name="FairnessIndicators", module=FAIRNESS_MODULE, config=f'{{"thresholds": {thresholds}}}'
+        ),
     ]
     slicing = [tfma.SlicingSpec()]
     slicing += [tfma.SlicingSpec(feature_keys=[f]) for f in config.slicing.features]
     slicing += [tfma.SlicingSpec(feature_keys=list(cross)) for cross in config.slicing.crosses]
-    return tfma.EvalConfig(model_specs=model_specs, metrics_specs=[tfma.MetricsSpec(metrics=metrics)], slicing_specs=slicing)
+    return tfma.EvalConfig(
+        model_specs=model_specs, metrics_specs=[tfma.MetricsSpec(metrics=metrics)], slicing_specs=slicing
+    )
 
 
-def run_tfma(config: DatasetConfig, model_dir: str, examples_dir: str | Path, output_dir: str | Path, baseline_dir: str | None):
+def run_tfma(
+    config: DatasetConfig,
+    model_dir: str,
+    examples_dir: str | Path,
+    output_dir: str | Path,
+    baseline_dir: str | None,
+):
     """Run TFMA over the eval split; returns the EvalResult (also written to `output_dir`)."""
     import tensorflow_model_analysis as tfma
 
     cfg = eval_config(config, with_baseline=baseline_dir is not None)
-    models = [tfma.default_eval_shared_model(eval_saved_model_path=model_dir, eval_config=cfg, model_name=CANDIDATE)]
+    models = [
+        tfma.default_eval_shared_model(eval_saved_model_path=model_dir, eval_config=cfg, model_name=CANDIDATE)
+    ]
     if baseline_dir is not None:
-        models.append(tfma.default_eval_shared_model(eval_saved_model_path=baseline_dir, eval_config=cfg, model_name=BASELINE))
+        models.append(
+            tfma.default_eval_shared_model(
+                eval_saved_model_path=baseline_dir, eval_config=cfg, model_name=BASELINE
+            )
+        )
     data = str(Path(examples_dir) / "Split-eval" / "*.tfrecord.gz")
     tfma.run_model_analysis(
         eval_shared_model=models if len(models) > 1 else models[0],
@@ -168,7 +189,11 @@ def tfma_validation(output_dir: str | Path) -> tuple[bool, list[dict]]:
     result = tfma.load_validation_result(str(output_dir))
     failures = []
     for per_slice in result.metric_validations_per_slice:
-        where = slice_name(tfma.slicer.deserialize_slice_key(per_slice.slice_key)) if per_slice.HasField("slice_key") else OVERALL
+        where = (
+            slice_name(tfma.slicer.deserialize_slice_key(per_slice.slice_key))
+            if per_slice.HasField("slice_key")
+            else OVERALL
+        )
         for failure in per_slice.failures:
             failures.append(
                 {
@@ -205,12 +230,89 @@ def _bound_text(threshold) -> str:
     return " and ".join(parts) or "unknown bound"
 
 
+def json_safe(value):
+    """NaN and infinities as None (precision on a slice with no predicted positive is 0/0):
+    KFP metadata is JSON, and kfp.local fails the whole run on a NaN in an artifact's metadata."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+SUMMARY_METRICS = (
+    "example_count",
+    "auc",
+    "auc_pr",
+    "binary_accuracy",
+    "precision",
+    "recall",
+    "calibration",
+    "false_positive_rate@0.5",
+    "false_negative_rate@0.5",
+)
+
+
 @dataclasses.dataclass
 class Evaluation:
     metrics: dict[str, dict[str, float]]
     verdict: dict
     confusion: list[dict[str, float]]
     model_metadata: dict
+
+    def overall_scalars(self) -> dict[str, float]:
+        """Threshold-free overall metrics, for the KFP Metrics artifact."""
+        return {k: v for k, v in json_safe(self.metrics[OVERALL]).items() if "@" not in k and v is not None}
+
+    def summary(self) -> dict:
+        """What summary.json gains: per-slice metrics, fairness gaps per feature, the blessing."""
+        fairness: dict[str, dict] = {}
+        for check in self.verdict["fairness_checks"]:
+            fairness.setdefault(check["feature"], {})[check["metric"]] = {
+                k: check[k] for k in ("gap", "max_gap", "min_slice", "max_slice", "passed")
+            }
+        return json_safe(
+            {
+                "metrics": {
+                    name: {k: v for k, v in m.items() if k in SUMMARY_METRICS}
+                    for name, m in self.metrics.items()
+                },
+                "fairness": fairness,
+                "blessing": {k: self.verdict[k] for k in ("blessed", "reasons", "baseline")},
+            }
+        )
+
+
+def find_baseline(config: DatasetConfig, registry_uri: str, environ) -> tuple[dict | None, Path | None]:
+    """The registry's latest blessed version (metadata, local copy), or (None, None) for a first model."""
+    from components.registry import fetch_to_temp, latest_blessed, open_registry
+
+    registry = open_registry(registry_uri or config.resolve(config.registry.uri), environ)
+    baseline = latest_blessed(registry, config.model_name)
+    if baseline is None:
+        log.info("no blessed model in the registry: judging on absolute thresholds only")
+        return None, None
+    log.info("baseline: %s version %s", config.model_name, baseline["version"])
+    return baseline, fetch_to_temp(registry, config.model_name, baseline["version"])
+
+
+def write_reports(
+    config: DatasetConfig,
+    result: Evaluation,
+    blessing_file: str | Path,
+    html_path: str | Path,
+    card_path: str | Path,
+) -> None:
+    from components.atomic import atomic_write_text
+    from components.evaluate.report import render_html, render_model_card
+
+    atomic_write_text(blessing_file, json.dumps(result.verdict, indent=2))
+    atomic_write_text(html_path, render_html(config, result.metrics, result.verdict))
+    atomic_write_text(
+        card_path, render_model_card(config, result.model_metadata, result.metrics, result.verdict)
+    )
 
 
 def evaluate(
@@ -229,12 +331,22 @@ def evaluate(
     metadata_path = model_dir / "model_metadata.json"
     model_metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
     with atomic_dir(output_dir) as out:
-        result = run_tfma(config, str(model_dir / "saved_model"), examples_dir, out,
-                          str(baseline_dir) if baseline_dir else None)
+        result = run_tfma(
+            config,
+            str(model_dir / "saved_model"),
+            examples_dir,
+            out,
+            str(baseline_dir) if baseline_dir else None,
+        )
         ok, failures = tfma_validation(out)
     metrics = sliced_metrics(result)
-    verdict = blessing(ok, failures, fairness_checks(config, metrics), metrics,
-                       {"version": baseline["version"], "uri": baseline.get("uri")} if baseline else None,
-                       min_slice_size=config.evaluation.min_slice_size)
+    verdict = blessing(
+        ok,
+        failures,
+        fairness_checks(config, metrics),
+        metrics,
+        {"version": baseline["version"], "uri": baseline.get("uri")} if baseline else None,
+        min_slice_size=config.evaluation.min_slice_size,
+    )
     log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])
     return Evaluation(metrics, verdict, confusion_points(result), model_metadata)

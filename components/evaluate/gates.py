@@ -20,8 +20,8 @@ class FairnessCheck:
     metric: str
     gap: float | None
     max_gap: float
-    worst_slice: str | None
-    best_slice: str | None
+    min_slice: str | None
+    max_slice: str | None
     slices_checked: int
 
     @property
@@ -33,7 +33,7 @@ class FairnessCheck:
             return f"fairness: metric '{self.metric}' has no value on any slice of '{self.feature}' with enough examples"
         return (
             f"fairness: {self.metric} gap across '{self.feature}' slices is {self.gap:.4f} "
-            f"({self.worst_slice} vs {self.best_slice}), bound {self.max_gap:.4f}"
+            f"({self.min_slice} vs {self.max_slice}), bound {self.max_gap:.4f}"
         )
 
     def to_json(self) -> dict:

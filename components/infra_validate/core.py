@@ -29,11 +29,17 @@ def canaries(config: DatasetConfig, examples_dir: str | Path, count: int = 64) -
     batch = load_examples(examples_dir, "eval")
     records = read_split_records(examples_dir, "eval")
     columns = {name: column_values(batch, name) for name in config.feature_keys}
-    rows = [i for i in range(batch.num_rows) if all(columns[n][i] is not None for n in config.feature_keys)][:count]
+    rows = [i for i in range(batch.num_rows) if all(columns[n][i] is not None for n in config.feature_keys)][
+        :count
+    ]
     raw = {}
     for name in config.feature_keys:
         values = [columns[name][i] for i in rows]
-        raw[name] = [v.decode("utf-8") for v in values] if name in config.features.categorical else [float(v) for v in values]
+        raw[name] = (
+            [v.decode("utf-8") for v in values]
+            if name in config.features.categorical
+            else [float(v) for v in values]
+        )
     return {"examples": [records[i].hex() for i in rows], "raw": raw}
 
 
@@ -51,7 +57,10 @@ def check(result: dict, expected: int) -> list[str]:
         if bad:
             reasons.append(f"{name}: {len(bad)} outputs are not probabilities in [0, 1] (e.g. {bad[0]})")
     if not reasons:
-        diff = max(abs(a - b) for a, b in zip(result["serving_default"]["values"], result["serving_raw"]["values"], strict=True))
+        diff = max(
+            abs(a - b)
+            for a, b in zip(result["serving_default"]["values"], result["serving_raw"]["values"], strict=True)
+        )
         if diff > AGREEMENT_TOLERANCE:
             reasons.append(f"signatures disagree: max difference {diff:.2e} > {AGREEMENT_TOLERANCE:g}")
     return reasons
@@ -63,20 +72,44 @@ def infra_validate(config: DatasetConfig, model_dir: str | Path, examples_dir: s
     requests = canaries(config, examples_dir)
     expected = len(requests["examples"])
     if not expected:
-        return {"blessed": False, "reasons": ["no eval row has every feature present: no canaries"], "latency": {}}
+        return {
+            "blessed": False,
+            "reasons": ["no eval row has every feature present: no canaries"],
+            "latency": {},
+        }
     with tempfile.TemporaryDirectory(prefix="mlpipe-infra-") as tmp:
         request_path, out_path = Path(tmp) / "canaries.json", Path(tmp) / "result.json"
         request_path.write_text(json.dumps(requests))
-        command = [sys.executable, "-m", "components.infra_validate.probe", str(saved_model), str(request_path), str(out_path)]
+        command = [
+            sys.executable,
+            "-m",
+            "components.infra_validate.probe",
+            str(saved_model),
+            str(request_path),
+            str(out_path),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            return {"blessed": False, "reasons": [f"model did not answer within {PROBE_TIMEOUT_SECONDS} s"], "latency": {}}
+            return {
+                "blessed": False,
+                "reasons": [f"model did not answer within {PROBE_TIMEOUT_SECONDS} s"],
+                "latency": {},
+            }
         if done.returncode != 0 or not out_path.is_file():
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            return {"blessed": False, "reasons": [f"model failed to load or serve in a fresh process: {last}"], "latency": {}}
+            return {
+                "blessed": False,
+                "reasons": [f"model failed to load or serve in a fresh process: {last}"],
+                "latency": {},
+            }
         result = json.loads(out_path.read_text())
     reasons = check(result, expected)
     log.info("infra validation: %d canaries, reasons=%s, latency=%s", expected, reasons, result["latency"])
-    return {"blessed": not reasons, "reasons": reasons, "latency": result["latency"],
-            "canaries": expected, "load_seconds": result["load_seconds"]}
+    return {
+        "blessed": not reasons,
+        "reasons": reasons,
+        "latency": result["latency"],
+        "canaries": expected,
+        "load_seconds": result["load_seconds"],
+    }

@@ -27,7 +27,11 @@ def main(saved_model: str, canaries_path: str, out_path: str) -> None:
     for name, outputs in (("serving_default", by_example), ("serving_raw", by_raw)):
         (key,) = outputs.keys()
         values = outputs[key].numpy()
-        result[name] = {"output_key": key, "shape": list(values.shape), "values": values.astype(float).tolist()}
+        result[name] = {
+            "output_key": key,
+            "shape": list(values.shape),
+            "values": values.astype(float).tolist(),
+        }
     latency = {}
     for batch in (1, 64):
         batch_examples = tf.constant((examples * (batch // len(examples) + 1))[:batch])

@@ -86,7 +86,9 @@ def _list_array(values: pd.Series, value_type: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(mask))
 
 
-def to_record_batch(frame: pd.DataFrame, config: DatasetConfig, source: str, with_label: bool) -> pa.RecordBatch:
+def to_record_batch(
+    frame: pd.DataFrame, config: DatasetConfig, source: str, with_label: bool
+) -> pa.RecordBatch:
     """Typed Arrow columns: numeric as float32, categorical as bytes, label as int64 0/1."""
     arrays, names = [], []
     for column in config.features.numeric:
@@ -148,11 +150,15 @@ def ingest(
             digest.update(f"{split}:{sha}\n".encode())
     split_method = "files"
     if split_by_hash:
-        is_eval = hash_split(frames[TRAIN].drop(columns="_has_label"), config.split.hash_key, config.split.eval_fraction)
+        is_eval = hash_split(
+            frames[TRAIN].drop(columns="_has_label"), config.split.hash_key, config.split.eval_fraction
+        )
         whole = frames.pop(TRAIN)
         frames[TRAIN] = whole[~is_eval].reset_index(drop=True)
         frames[EVAL] = whole[is_eval].reset_index(drop=True)
-        split_method = f"hash({', '.join(config.split.hash_key) or 'row'}) eval_fraction={config.split.eval_fraction}"
+        split_method = (
+            f"hash({', '.join(config.split.hash_key) or 'row'}) eval_fraction={config.split.eval_fraction}"
+        )
         for split in (TRAIN, EVAL):
             if frames[split].empty:
                 raise UserInputError(f"{sources[TRAIN]}: the hash split left the {split} split empty")

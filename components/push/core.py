@@ -27,7 +27,9 @@ def push_decision(blessing: dict, infra: dict) -> list[str]:
     if not blessing.get("blessed"):
         reasons += [f"model not blessed: {r}" for r in blessing.get("reasons", [])] or ["model not blessed"]
     if not infra.get("blessed"):
-        reasons += [f"infra validation failed: {r}" for r in infra.get("reasons", [])] or ["infra validation failed"]
+        reasons += [f"infra validation failed: {r}" for r in infra.get("reasons", [])] or [
+            "infra validation failed"
+        ]
     return reasons
 
 
@@ -69,5 +71,11 @@ def push(
     log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
     serving = roll_out(target, names, version, uri, config.serving.canary_traffic_percent, api=api)
     registry.set_serving(config.model_name, version)
-    return {"pushed": True, "version": version, "uri": uri, "reasons": [], "serving": serving,
-            "upload_seconds": round(upload_seconds, 3)}
+    return {
+        "pushed": True,
+        "version": version,
+        "uri": uri,
+        "reasons": [],
+        "serving": serving,
+        "upload_seconds": round(upload_seconds, 3),
+    }

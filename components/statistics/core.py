@@ -21,14 +21,18 @@ STATS_FILE = "FeatureStats.pb"
 __all__ = ["compute_statistics", "load_statistics", "splits_of", "split_statistics", "write_html"]
 
 
-def split_statistics(examples_dir: str | Path, split: str, method: Literal["in_memory", "beam"] = "in_memory"):
+def split_statistics(
+    examples_dir: str | Path, split: str, method: Literal["in_memory", "beam"] = "in_memory"
+):
     """A `DatasetFeatureStatisticsList` for one split, by the chosen TFDV path."""
     import tensorflow_data_validation as tfdv
 
     if method == "in_memory":
         from tensorflow_data_validation.statistics import stats_impl
 
-        return stats_impl.generate_statistics_in_memory(load_examples(examples_dir, split), tfdv.StatsOptions())
+        return stats_impl.generate_statistics_in_memory(
+            load_examples(examples_dir, split), tfdv.StatsOptions()
+        )
     if method == "beam":
         from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -41,7 +45,9 @@ def split_statistics(examples_dir: str | Path, split: str, method: Literal["in_m
     raise ValueError(f"unknown statistics method {method!r}")
 
 
-def compute_statistics(examples_dir: str | Path, output_dir: str | Path, method: str = "in_memory") -> dict[str, int]:
+def compute_statistics(
+    examples_dir: str | Path, output_dir: str | Path, method: str = "in_memory"
+) -> dict[str, int]:
     """Write every split's statistics; returns example counts per split."""
     counts = {}
     with atomic_dir(output_dir) as out:
@@ -50,7 +56,12 @@ def compute_statistics(examples_dir: str | Path, output_dir: str | Path, method:
             (out / f"Split-{split}").mkdir()
             (out / f"Split-{split}" / STATS_FILE).write_bytes(stats.SerializeToString())
             counts[split] = int(stats.datasets[0].num_examples)
-            log.info("statistics of split %s: %d examples, %d features", split, counts[split], len(stats.datasets[0].features))
+            log.info(
+                "statistics of split %s: %d examples, %d features",
+                split,
+                counts[split],
+                len(stats.datasets[0].features),
+            )
     return counts
 
 
@@ -63,7 +74,9 @@ def load_statistics(stats_dir: str | Path, split: str):
     return statistics_pb2.DatasetFeatureStatisticsList.FromString(path.read_bytes())
 
 
-def write_html(stats_dir: str | Path, html_path: str | Path, names: tuple[str, str] = ("train", "eval")) -> None:
+def write_html(
+    stats_dir: str | Path, html_path: str | Path, names: tuple[str, str] = ("train", "eval")
+) -> None:
     """TFDV's own Facets view of two splits side by side, as a standalone HTML page."""
     from tensorflow_data_validation.utils.display_util import get_statistics_html
 

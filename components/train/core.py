@@ -53,10 +53,14 @@ def check_schema_matches(config: DatasetConfig, schema) -> None:
             raise UserInputError(f"schema feature '{name}' is not a feature or the label in the config")
     for name in config.features.numeric:
         if types[name] not in (schema_pb2.FLOAT, schema_pb2.INT):
-            raise UserInputError(f"config lists '{name}' as numeric but the schema types it as {schema_pb2.FeatureType.Name(types[name])}")
+            raise UserInputError(
+                f"config lists '{name}' as numeric but the schema types it as {schema_pb2.FeatureType.Name(types[name])}"
+            )
     for name in config.features.categorical:
         if types[name] != schema_pb2.BYTES:
-            raise UserInputError(f"config lists '{name}' as categorical but the schema types it as {schema_pb2.FeatureType.Name(types[name])}")
+            raise UserInputError(
+                f"config lists '{name}' as categorical but the schema types it as {schema_pb2.FeatureType.Name(types[name])}"
+            )
 
 
 def export_saved_model(model, config: DatasetConfig, preprocessing: Preprocessing, path: str | Path) -> None:
@@ -111,19 +115,28 @@ def train(
     settings = config.training
     keras.utils.set_random_seed(settings.seed)
     preprocessing = fit_preprocessing(examples_dir, config)
-    train_ds = make_dataset(examples_dir, "train", config, preprocessing, settings.batch_size, shuffle_seed=settings.seed)
+    train_ds = make_dataset(
+        examples_dir, "train", config, preprocessing, settings.batch_size, shuffle_seed=settings.seed
+    )
     eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
     with strategy_for(tf_config).scope():
         model = build_model(config, preprocessing, hyperparameters)
     callbacks = [
         keras.callbacks.EarlyStopping(
-            monitor="val_auc", mode="max", patience=settings.early_stopping_patience, restore_best_weights=True
+            monitor="val_auc",
+            mode="max",
+            patience=settings.early_stopping_patience,
+            restore_best_weights=True,
         ),
         keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0),
     ]
-    log.info("training %d epochs at most, batch %d, %s", settings.epochs, settings.batch_size, hyperparameters)
+    log.info(
+        "training %d epochs at most, batch %d, %s", settings.epochs, settings.batch_size, hyperparameters
+    )
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=eval_ds, epochs=settings.epochs, callbacks=callbacks, verbose=2)
+    history = model.fit(
+        train_ds, validation_data=eval_ds, epochs=settings.epochs, callbacks=callbacks, verbose=2
+    )
     fit_seconds = time.perf_counter() - start
     epochs_run = len(history.history["loss"])
     train_rows = sum(int(tf.shape(y)[0]) for _, y in train_ds)

@@ -32,5 +32,6 @@ def tune(
     setup_logging()
     result = run_tune(load_config(config_path, check_data=False), examples.path, enabled=enable_tuning)
     write_outputs(result, hyperparameters.path, trials.path)
-    hyperparameters.metadata["summary"] = {"tuning": {"tuned": result.tuned, "best_score": result.best_score,
-                                                      "trials": len(result.trials)}}
+    hyperparameters.metadata["summary"] = {
+        "tuning": {"tuned": result.tuned, "best_score": result.best_score, "trials": len(result.trials)}
+    }

@@ -43,7 +43,9 @@ def _check_space(space: dict[str, list[float]]) -> None:
     known = {f.name for f in dataclasses.fields(HyperParameters)}
     for name, values in space.items():
         if name not in known:
-            raise UserInputError(f"tuning.search_space: unknown hyperparameter '{name}' (known: {', '.join(sorted(known))})")
+            raise UserInputError(
+                f"tuning.search_space: unknown hyperparameter '{name}' (known: {', '.join(sorted(known))})"
+            )
         if not values:
             raise UserInputError(f"tuning.search_space.{name}: needs at least one value")
 
@@ -53,8 +55,13 @@ def _tuner(config: DatasetConfig, hypermodel, directory: str):
 
     settings = config.tuning
     objective = kt.Objective(OBJECTIVE, direction="max")
-    common = {"objective": objective, "directory": directory, "project_name": "search", "overwrite": True,
-              "seed": config.training.seed}
+    common = {
+        "objective": objective,
+        "directory": directory,
+        "project_name": "search",
+        "overwrite": True,
+        "seed": config.training.seed,
+    }
     if settings.algorithm == "random":
         return kt.RandomSearch(hypermodel, max_trials=settings.max_trials, **common)
     if settings.algorithm == "bayesian":
@@ -82,7 +89,9 @@ def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) 
     keras.utils.set_random_seed(config.training.seed)
     preprocessing = fit_preprocessing(examples_dir, config)
     batch = config.training.batch_size
-    train_ds = make_dataset(examples_dir, "train", config, preprocessing, batch, shuffle_seed=config.training.seed)
+    train_ds = make_dataset(
+        examples_dir, "train", config, preprocessing, batch, shuffle_seed=config.training.seed
+    )
     eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
 
     def hypermodel(hp):
@@ -91,12 +100,23 @@ def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) 
 
     with tempfile.TemporaryDirectory(prefix="mlpipe-tune-") as workdir:
         tuner = _tuner(config, hypermodel, workdir)
-        log.info("%s search: %d trials, %d epochs each", config.tuning.algorithm, config.tuning.max_trials, config.tuning.epochs_per_trial)
+        log.info(
+            "%s search: %d trials, %d epochs each",
+            config.tuning.algorithm,
+            config.tuning.max_trials,
+            config.tuning.epochs_per_trial,
+        )
         tuner.search(train_ds, validation_data=eval_ds, epochs=config.tuning.epochs_per_trial, verbose=0)
         trials = []
         for trial in tuner.oracle.get_best_trials(num_trials=10_000):
             trials.append({"trial": trial.trial_id, "score": trial.score, **trial.hyperparameters.values})
-            log.info("trial %s: %s=%.4f %s", trial.trial_id, OBJECTIVE, trial.score or float("nan"), trial.hyperparameters.values)
+            log.info(
+                "trial %s: %s=%.4f %s",
+                trial.trial_id,
+                OBJECTIVE,
+                trial.score or float("nan"),
+                trial.hyperparameters.values,
+            )
         best = tuner.get_best_hyperparameters(1)[0].values
     chosen = hyperparameters_from({k: v for k, v in best.items() if k in space}, defaults)
     return TuneResult(True, chosen, trials[0]["score"] if trials else None, trials)

@@ -41,7 +41,11 @@ def validate(
     current = {split: load_statistics(statistics.path, split) for split in splits_of(statistics.path)}
     baseline = load_statistics(baseline_statistics or statistics.path, "train")
     result = validate_statistics(
-        config, load_schema(os.path.join(schema.path, SCHEMA_FILE)), current, target="eval", drift_baseline=baseline
+        config,
+        load_schema(os.path.join(schema.path, SCHEMA_FILE)),
+        current,
+        target="eval",
+        drift_baseline=baseline,
     )
     write_outputs(result, anomalies.path, report.path, title=f"Data validation: {config.name}")
     for key, value in result.counts().items():

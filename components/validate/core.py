@@ -63,8 +63,12 @@ class ValidationResult:
             "anomalies": len(self.anomalies),
             "blocking_anomalies": len(self.blocking),
             "schema_anomalies": sum(not a.kind.startswith("COMPARATOR_") for a in self.anomalies),
-            "drift_anomalies": sum(a.kind.startswith("COMPARATOR_") and "drift" in a.split for a in self.anomalies),
-            "skew_anomalies": sum(a.kind.startswith("COMPARATOR_") and "skew" in a.split for a in self.anomalies),
+            "drift_anomalies": sum(
+                a.kind.startswith("COMPARATOR_") and "drift" in a.split for a in self.anomalies
+            ),
+            "skew_anomalies": sum(
+                a.kind.startswith("COMPARATOR_") and "skew" in a.split for a in self.anomalies
+            ),
             "features_compared": len({d.feature for d in self.distances}),
             "max_drift": max(drift, default=0.0),
         }
@@ -88,7 +92,9 @@ def with_comparators(schema, config: DatasetConfig):
         if name in config.features.numeric:
             drift = v.drift_thresholds.get(name, v.numeric_drift_threshold)
             feature.drift_comparator.jensen_shannon_divergence.threshold = drift
-            feature.skew_comparator.jensen_shannon_divergence.threshold = v.skew_thresholds.get(name, v.skew_threshold)
+            feature.skew_comparator.jensen_shannon_divergence.threshold = v.skew_thresholds.get(
+                name, v.skew_threshold
+            )
         elif name in config.features.categorical:
             drift = v.drift_thresholds.get(name, v.categorical_drift_threshold)
             feature.drift_comparator.infinity_norm.threshold = drift
@@ -119,7 +125,10 @@ def _distances(proto) -> list[Distance]:
     out = []
     for info in proto.drift_skew_info:
         feature = ".".join(info.path.step)
-        for comparison, measurements in (("drift", info.drift_measurements), ("skew", info.skew_measurements)):
+        for comparison, measurements in (
+            ("drift", info.drift_measurements),
+            ("skew", info.skew_measurements),
+        ):
             for m in measurements:
                 measure = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(m.type)
                 out.append(Distance(feature, comparison, measure, float(m.value), float(m.threshold)))
@@ -155,12 +164,16 @@ def validate_statistics(
     compared = with_comparators(schema, config)
     warn_drift = config.validation.drift_action == "warn"
     if drift_baseline is not None:
-        proto = tfdv.validate_statistics(current[target], compared, environment=environment, previous_statistics=drift_baseline)
+        proto = tfdv.validate_statistics(
+            current[target], compared, environment=environment, previous_statistics=drift_baseline
+        )
         protos[f"{target}-drift"] = proto
         anomalies += _anomalies_of(proto, f"{target} drift", only_comparators=True, blocking=not warn_drift)
         distances += [d for d in _distances(proto) if d.comparison == "drift"]
     if skew_training is not None:
-        proto = tfdv.validate_statistics(skew_training, compared, environment=TRAINING, serving_statistics=current[target])
+        proto = tfdv.validate_statistics(
+            skew_training, compared, environment=TRAINING, serving_statistics=current[target]
+        )
         protos[f"{target}-skew"] = proto
         anomalies += _anomalies_of(proto, f"{target} skew", only_comparators=True, blocking=not warn_drift)
         distances += [d for d in _distances(proto) if d.comparison == "skew"]
@@ -177,7 +190,9 @@ def render_report(result: ValidationResult, title: str) -> str:
         lines += ["| split | feature | kind | blocking | description |", "|---|---|---|---|---|"]
         for a in result.anomalies:
             description = a.description.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {a.split} | {a.feature} | {a.kind} | {'yes' if a.blocking else 'warn'} | {description} |")
+            lines.append(
+                f"| {a.split} | {a.feature} | {a.kind} | {'yes' if a.blocking else 'warn'} | {description} |"
+            )
     else:
         lines.append("No anomalies.")
     for comparison in ("drift", "skew"):
@@ -193,7 +208,9 @@ def render_report(result: ValidationResult, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(result: ValidationResult, anomalies_dir: str | Path, report_path: str | Path, title: str) -> None:
+def write_outputs(
+    result: ValidationResult, anomalies_dir: str | Path, report_path: str | Path, title: str
+) -> None:
     """The Anomalies protos per split, `summary.json` and the Markdown report."""
     from components.atomic import atomic_write_text
 

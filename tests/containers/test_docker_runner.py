@@ -5,7 +5,6 @@ subprocesses on the same Adult subsample; both must produce the same outputs.
 The full pipeline in containers is measured by benchmarks/docker_vs_subprocess.py.
 """
 
-
 import gzip
 from pathlib import Path
 
@@ -43,8 +42,12 @@ def _statistics(summary: dict) -> dict[str, tuple]:
     out = {}
     for split in ("train", "eval"):
         dataset = load_statistics(summary["artifacts"]["statistics"], split).datasets[0]
-        means = {f.path.step[0]: round(f.num_stats.mean, 5) for f in dataset.features if f.HasField("num_stats")}
-        uniques = {f.path.step[0]: f.string_stats.unique for f in dataset.features if f.HasField("string_stats")}
+        means = {
+            f.path.step[0]: round(f.num_stats.mean, 5) for f in dataset.features if f.HasField("num_stats")
+        }
+        uniques = {
+            f.path.step[0]: f.string_stats.unique for f in dataset.features if f.HasField("string_stats")
+        }
         out[split] = (dataset.num_examples, means, uniques)
     return out
 
@@ -59,7 +62,9 @@ def test_data_stages_in_containers_match_subprocess(images: Images, tmp_path: Pa
             "train_data": _subsample(REPO_ROOT / "data/adult/adult.data.csv.gz", inputs / "train.csv", 3000),
             "eval_data": _subsample(REPO_ROOT / "data/adult/adult.test.csv.gz", inputs / "eval.csv", 1500),
         }
-        summary, _ = run_pipeline(str(REPO_ROOT / "configs/adult.yaml"), root, runner, arguments, pipeline=data_stages)
+        summary, _ = run_pipeline(
+            str(REPO_ROOT / "configs/adult.yaml"), root, runner, arguments, pipeline=data_stages
+        )
         assert summary["status"] == "succeeded", summary["error"]
         assert [s["name"] for s in summary["stages"]] == ["ingest", "statistics", "schema", "validate"]
         summaries[runner] = summary

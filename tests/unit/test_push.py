@@ -1,0 +1,165 @@
+"""Push: only a model blessed by both evaluate and infra_validate reaches the registry and serving.
+
+The model directory is SavedModel-shaped but fabricated: push copies files and never loads them,
+and it must run without TensorFlow (the slim push image).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from components.config import load_config
+from components.push.core import push, push_decision
+from components.registry import LocalRegistry
+from components.rollout import deployment_patch
+from components.serving import load_serving_names
+
+NAMES = load_serving_names()
+BLESSED = {
+    "blessed": True,
+    "reasons": [],
+    "overall_auc": 0.91,
+    "baseline": {"version": 2, "uri": "x"},
+    "fairness_checks": [{"feature": "sex", "metric": "auc", "gap": 0.04, "max_gap": 0.06, "passed": True}],
+}
+NOT_BLESSED = {
+    "blessed": False,
+    "overall_auc": 0.84,
+    "reasons": [
+        "value: auc on slice overall is 0.8400, threshold >= 0.85",
+        "fairness: auc gap across 'sex' slices is 0.0900 (sex:Male vs sex:Female), bound 0.0600",
+    ],
+}
+INFRA_OK = {"blessed": True, "reasons": [], "latency": {"batch_1_p50_ms": 0.4}}
+INFRA_BAD = {
+    "blessed": False,
+    "reasons": ["signatures disagree: max difference 1.00e-02 > 1e-06"],
+    "latency": {},
+}
+
+
+@pytest.fixture(scope="module")
+def config(adult):
+    return load_config(adult.config, check_data=False)
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    model = tmp_path / "model"
+    (model / "saved_model" / "variables").mkdir(parents=True)
+    (model / "saved_model" / "saved_model.pb").write_bytes(b"graph")
+    (model / "saved_model" / "variables" / "variables.index").write_bytes(b"index")
+    (model / "model_metadata.json").write_text(
+        json.dumps(
+            {
+                "data_fingerprint": "c0ffee" * 10 + "abcd",
+                "hyperparameters": {"units": 64},
+                "metrics": {"eval_auc": 0.9},
+            }
+        )
+    )
+    return model
+
+
+@pytest.fixture
+def registry(tmp_path):
+    return LocalRegistry(tmp_path / "registry")
+
+
+def test_push_decision_lists_every_failed_gate():
+    assert push_decision(BLESSED, INFRA_OK) == []
+    assert push_decision(NOT_BLESSED, INFRA_BAD) == [
+        "model not blessed: value: auc on slice overall is 0.8400, threshold >= 0.85",
+        "model not blessed: fairness: auc gap across 'sex' slices is 0.0900 (sex:Male vs sex:Female), bound 0.0600",
+        "infra validation failed: signatures disagree: max difference 1.00e-02 > 1e-06",
+    ]
+    assert push_decision({"blessed": False}, {}) == ["model not blessed", "infra validation failed"]
+
+
+@pytest.mark.parametrize(
+    ("blessing", "infra", "expected"),
+    [
+        (NOT_BLESSED, INFRA_OK, ["model not blessed: value: auc", "model not blessed: fairness: auc gap"]),
+        (BLESSED, INFRA_BAD, ["infra validation failed: signatures disagree"]),
+    ],
+    ids=["evaluation", "infra"],
+)
+def test_an_unblessed_model_is_not_pushed_and_the_result_says_why(
+    config, model_dir, registry, tmp_path, k8s_server, blessing, infra, expected
+):
+    result = push(
+        config, model_dir, blessing, infra, registry, "deployment", NAMES, run_id="run-1", api=k8s_server.api
+    )
+    assert result == {"pushed": False, "version": None, "uri": None, "reasons": result["reasons"]}
+    assert len(result["reasons"]) == len(expected)
+    for reason, start in zip(result["reasons"], expected, strict=True):
+        assert reason.startswith(start), reason
+    assert registry.versions(config.model_name) == []
+    assert not (tmp_path / "registry").exists()  # nothing at all was written
+    assert registry.serving_version(config.model_name) is None
+    assert k8s_server.requests == []  # serving untouched
+
+
+def test_a_blessed_model_is_published_and_the_serving_pointer_set(config, model_dir, registry):
+    result = push(config, model_dir, BLESSED, INFRA_OK, registry, "none", NAMES, run_id="mlpipe-training-abc")
+    assert result["pushed"] is True and result["reasons"] == []
+    assert result["version"] == 1
+    assert result["uri"] == registry.uri(config.model_name, 1)
+    assert (registry.root / config.model_name / "1" / "saved_model.pb").read_bytes() == b"graph"
+    assert (registry.root / config.model_name / "1" / "variables" / "variables.index").is_file()
+    assert result["serving"] == {"target": "none"}
+    assert registry.serving_version(config.model_name) == 1
+    metadata = registry.metadata(config.model_name, 1)
+    assert metadata["run_id"] == "mlpipe-training-abc"
+    assert metadata["blessed"] is True and metadata["overall_auc"] == 0.91
+    assert metadata["data_fingerprint"] == "c0ffee" * 10 + "abcd"
+    assert metadata["training_metrics"] == {"eval_auc": 0.9} and metadata["hyperparameters"] == {"units": 64}
+    assert metadata["baseline_version"] == 2
+    assert metadata["infra_latency"] == {"batch_1_p50_ms": 0.4}
+    assert metadata["fairness_checks"] == BLESSED["fairness_checks"]
+
+    again = push(config, model_dir, BLESSED, INFRA_OK, registry, "none", NAMES)
+    assert again["version"] == 2 and registry.serving_version(config.model_name) == 2
+
+
+def test_a_push_to_the_deployment_target_patches_it(config, model_dir, registry, k8s_server):
+    result = push(config, model_dir, BLESSED, INFRA_OK, registry, "deployment", NAMES, api=k8s_server.api)
+    assert result["pushed"] and result["version"] == 1
+    (request,) = k8s_server.requests
+    assert request["method"] == "PATCH"
+    assert request["path"] == f"/apis/apps/v1/namespaces/{NAMES.namespace}/deployments/{NAMES.deployment}"
+    assert request["headers"]["content-type"] == "application/strategic-merge-patch+json"
+    assert request["body"] == deployment_patch(1, result["uri"])
+    assert result["serving"] == {
+        "target": "deployment",
+        "version": 1,
+        "kind": "Deployment",
+        "name": NAMES.deployment,
+        "generation": 7,
+    }
+    assert registry.serving_version(config.model_name) == 1
+
+
+def test_a_push_to_kserve_patches_the_inference_service(config, model_dir, registry, k8s_server):
+    result = push(config, model_dir, BLESSED, INFRA_OK, registry, "kserve", NAMES, api=k8s_server.api)
+    (request,) = k8s_server.requests
+    assert request["path"].endswith(f"/inferenceservices/{NAMES.inference_service}")
+    assert request["body"]["spec"]["predictor"]["model"]["storageUri"] == NAMES.storage_uri
+    assert result["serving"]["kind"] == "InferenceService"
+
+
+def test_push_does_not_import_tensorflow(repo_root):
+    code = (
+        "import sys, components.push.core, components.registry, components.rollout, components.serving; "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
+        "assert 'keras' not in sys.modules, 'keras imported'; print('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
