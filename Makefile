@@ -22,10 +22,12 @@ help: ## List the targets
 
 install: $(STAMP) ## Create .venv with uv and install the lock plus the project (editable)
 
+# --compile-bytecode: every stage is a fresh process importing TF/TFDV/TFMA; without .pyc
+# files (e.g. PYTHONDONTWRITEBYTECODE=1 in the environment) each import compiles them again.
 $(STAMP): $(LOCK) pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@test -x $(PY) || $(UV) venv --python $(PYTHON) $(VENV)
-	$(UV) pip install --python $(PY) -r $(LOCK)
+	$(UV) pip install --python $(PY) --compile-bytecode -r $(LOCK)
 	$(UV) pip install --python $(PY) --no-deps -e .
 	@touch $@
 
