@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/evaluate_paths.py MODEL_DIR EXAMPLES_DIR [BASELINE_MODEL_DIR]
 
 MODEL_DIR is a train output (`saved_model/` inside), EXAMPLES_DIR an ingest output;
-`runs/latest/artifacts/*/train/model` and `.../ingest/examples` after `make run`.
-Measured: TFMA's Beam path with model inference (the stage's path) under Beam's default
-direct runner and under the in-memory direct runner, with and without a baseline model;
-and batch predictions followed by `tfma.analyze_raw_data` (same metric semantics, but no
+`runs/latest/artifacts/*/train/model` and `.../ingest/examples` after `make run`;
+BASELINE_MODEL_DIR may also be a registry version (`registry/adult_income/1`).
+Measured: TFMA's Beam path with model inference (the stage's path), with and without a
+baseline model; and batch predictions followed by `tfma.analyze_raw_data` (same metric semantics, but no
 baseline model comparison in TFMA 0.47). Prints wall seconds and checks that overall AUC
 agrees between paths.
 """
@@ -54,6 +54,11 @@ def raw_data_path(config, model_dir: str, examples_dir: str) -> tuple[float, flo
     return time.perf_counter() - start, sliced_metrics(result)[OVERALL]["auc"]
 
 
+def saved_model(path: str) -> str:
+    """A train output (`saved_model/` inside) or a registry version (the SavedModel itself)."""
+    return str(Path(path) / "saved_model") if (Path(path) / "saved_model").is_dir() else path
+
+
 def main() -> None:
     model_dir, examples_dir = sys.argv[1], sys.argv[2]
     baseline = sys.argv[3] if len(sys.argv) > 3 else None
@@ -78,7 +83,7 @@ def main() -> None:
                 str(Path(model_dir) / "saved_model"),
                 examples_dir,
                 Path(out) / "b",
-                str(Path(baseline) / "saved_model"),
+                saved_model(baseline),
             )
             rows.append(
                 (
