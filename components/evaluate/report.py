@@ -11,21 +11,10 @@ import html
 import json
 
 from components.config import DatasetConfig
-from components.evaluate.core import OVERALL
+from components.evaluate.core import OVERALL, SUMMARY_METRICS
 from components.evaluate.gates import slices_of
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
-TABLE_METRICS = [
-    "example_count",
-    "auc",
-    "auc_pr",
-    "binary_accuracy",
-    "precision",
-    "recall",
-    "calibration",
-    "false_positive_rate@0.5",
-    "false_negative_rate@0.5",
-]
 
 
 def _fmt(value) -> str:
@@ -91,15 +80,15 @@ def _bar_chart(
 
 
 def _slice_table(rows: dict[str, dict[str, float]], overall: dict[str, float]) -> str:
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in TABLE_METRICS)
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in SUMMARY_METRICS)
     body = [
         f"<tr><th>{OVERALL}</th>"
-        + "".join(f"<td>{_fmt(overall.get(m))}</td>" for m in TABLE_METRICS)
+        + "".join(f"<td>{_fmt(overall.get(m))}</td>" for m in SUMMARY_METRICS)
         + "</tr>"
     ]
     for name, values in sorted(rows.items()):
         cells = []
-        for m in TABLE_METRICS:
+        for m in SUMMARY_METRICS:
             value, base = values.get(m), overall.get(m)
             gap = (
                 ""
