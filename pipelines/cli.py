@@ -50,6 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     _print_summary_table(summary)
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
+    for path in summary.get("reports", {}).values():
+        print(f"report: {path}")
     return 0 if summary["status"] == "succeeded" else 1
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -176,6 +177,27 @@ def point_latest(root: Path, run_dir: Path) -> None:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# KFP names artifact files after their outputs, without extensions; a browser then shows the
+# HTML as text. The run directory gets copies that open by double-click.
+REPORT_NAMES = {
+    "statistics_html": "statistics.html",
+    "validation_report": "validation_report.md",
+    "fairness_report": "fairness_report.html",
+    "model_card": "model_card.md",
+}
+
+
+def collect_reports(artifacts: dict[str, str], reports_dir: Path) -> dict[str, str]:
+    """Copy the run's reports into `reports_dir` with proper extensions; returns their paths."""
+    copied = {}
+    for key, name in REPORT_NAMES.items():
+        source = Path(artifacts.get(key, ""))
+        if artifacts.get(key) and source.is_file():
+            reports_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, reports_dir / name)
+            copied[key] = str(reports_dir / name)
+    return copied
+
 
 def docker_arguments(config_path: str, runs_root: Path, arguments: dict[str, Any]) -> dict[str, Any]:
     """Arguments as the containers see them: DockerRunner mounts only the pipeline root
@@ -234,6 +256,7 @@ def run_pipeline(
         pipeline(**args)
     summary = build_summary(records, run_dir, args["config_path"], time.perf_counter() - start)
     summary["runner"] = runner
+    summary["reports"] = collect_reports(summary.get("artifacts", {}), run_dir / "reports")
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     point_latest(runs_root, run_dir)
     return summary, run_dir

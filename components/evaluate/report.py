@@ -128,9 +128,16 @@ def render_html(config: DatasetConfig, metrics: dict[str, dict[str, float]], ver
                     [overall.get(f"{metric}@{t}") for t in thresholds],
                 )
             )
-        for metric in ("binary_accuracy", "auc"):
-            series = {name: [m.get(metric)] for name, m in sorted(rows.items())}
-            charts.append(_bar_chart(f"{metric} ({feature})", [metric], series, [overall.get(metric)]))
+        threshold_free = ["binary_accuracy", "auc"]
+        series = {name: [m.get(metric) for metric in threshold_free] for name, m in sorted(rows.items())}
+        charts.append(
+            _bar_chart(
+                f"accuracy and AUC ({feature})",
+                threshold_free,
+                series,
+                [overall.get(m) for m in threshold_free],
+            )
+        )
         sections.append(
             f'<section id="slice-{html.escape(feature)}"><h2>Slices by {html.escape(feature)}</h2>'
             f"{_slice_table(rows, overall)}<div class=charts>{''.join(charts)}</div></section>"

@@ -94,6 +94,16 @@ def test_every_stage_runs_and_the_model_is_pushed(first_run):
     html = Path(summary["artifacts"]["fairness_report"]).read_text()
     assert 'id="slice-sex,race"' in html and "BLESSED" in html
     assert summary["data"]["fingerprint"] in Path(summary["artifacts"]["model_card"]).read_text()
+    # The run directory holds copies that a browser opens as what they are.
+    reports = {key: Path(path) for key, path in summary["reports"].items()}
+    assert sorted(p.name for p in reports.values()) == [
+        "fairness_report.html",
+        "model_card.md",
+        "statistics.html",
+        "validation_report.md",
+    ]
+    assert reports["fairness_report"].read_text() == html
+    assert all(p.parent == Path(summary["run_dir"]) / "reports" for p in reports.values())
 
 
 def test_an_impossible_auc_threshold_blocks_the_push_and_the_registry_commands(
