@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from components.config import load_config
-from components.evaluate.core import OVERALL, eval_config, run_tfma, sliced_metrics
+from components.evaluate.core import eval_config, run_tfma
+from components.evaluate.results import OVERALL, sliced_metrics
 from components.examples import column_values, load_examples, read_split_records
 
 REPO = Path(__file__).resolve().parents[1]

@@ -39,7 +39,8 @@ def evaluate(
     import os
 
     from components.config import load_config
-    from components.evaluate.core import confusion_at, evaluate, find_baseline, roc_curve, write_reports
+    from components.evaluate.core import evaluate, find_baseline, write_reports
+    from components.evaluate.results import confusion_at, roc_curve
     from components.runtime import setup_logging
 
     setup_logging()

@@ -10,29 +10,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 from pathlib import Path
 
 from components.config import DatasetConfig
+from components.evaluate.results import (
+    CANDIDATE,
+    OVERALL,
+    confusion_points,
+    json_safe,
+    sliced_metrics,
+    tfma_validation,
+)
 
 log = logging.getLogger(__name__)
 
-CANDIDATE = "candidate"
 BASELINE = "baseline"
 FAIRNESS_MODULE = "fairness_indicators.fairness_indicators_metrics"
-OVERALL = "overall"
-
-
-def slice_name(slice_key) -> str:
-    """TFMA slice key -> `overall`, `sex:Female` or `sex:Female,race:Black`."""
-    if not slice_key:
-        return OVERALL
-    parts = []
-    for column, value in slice_key:
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        parts.append(f"{column}:{value}")
-    return ",".join(parts)
 
 
 def eval_config(config: DatasetConfig, with_baseline: bool):
@@ -115,131 +108,6 @@ def run_tfma(
     )
     # With a baseline TFMA returns results per model; the candidate's carry the diffs.
     return tfma.load_eval_result(str(output_dir), model_name=CANDIDATE if baseline_dir else None)
-
-
-def _value(entry):
-    if isinstance(entry, dict):
-        if "doubleValue" in entry:
-            return float(entry["doubleValue"])
-        if "boundedValue" in entry:
-            return float(entry["boundedValue"]["value"])
-    return None
-
-
-def sliced_metrics(eval_result, model_name: str = CANDIDATE) -> dict[str, dict[str, float]]:
-    """Scalar metrics per slice: {'overall': {'auc': ..}, 'sex:Female': {...}}."""
-    out = {}
-    for slice_key, by_output in eval_result.slicing_metrics:
-        flat = {}
-        for by_model_or_subkey in by_output.values():
-            for sub in by_model_or_subkey.values():
-                for metric, entry in sub.items():
-                    value = _value(entry)
-                    if value is not None:
-                        flat[metric.removeprefix("fairness_indicators_metrics/")] = value
-        out[slice_name(slice_key)] = flat
-    return out
-
-
-def confusion_points(eval_result) -> list[dict[str, float]]:
-    """The overall ConfusionMatrixPlot: one dict per threshold with tp, fp, tn, fn."""
-    for slice_key, plots in eval_result.plots:
-        if slice_key:
-            continue
-        for by_subkey in plots.values():
-            for sub in by_subkey.values():
-                matrices = sub.get("confusionMatrixAtThresholds", {}).get("matrices")
-                if matrices:
-                    return [
-                        {
-                            "threshold": float(m.get("threshold", 0.0)),
-                            "tp": float(m.get("truePositives", 0.0)),
-                            "fp": float(m.get("falsePositives", 0.0)),
-                            "tn": float(m.get("trueNegatives", 0.0)),
-                            "fn": float(m.get("falseNegatives", 0.0)),
-                        }
-                        for m in matrices
-                    ]
-    return []
-
-
-def roc_curve(points: list[dict[str, float]]) -> tuple[list[float], list[float], list[float]]:
-    """(fpr, tpr, thresholds) from confusion matrices at thresholds, for KFP's ROC view."""
-    fpr, tpr, thresholds = [], [], []
-    for p in points:
-        positives, negatives = p["tp"] + p["fn"], p["fp"] + p["tn"]
-        fpr.append(p["fp"] / negatives if negatives else 0.0)
-        tpr.append(p["tp"] / positives if positives else 0.0)
-        thresholds.append(min(max(p["threshold"], 0.0), 1.0))
-    return fpr, tpr, thresholds
-
-
-def confusion_at(points: list[dict[str, float]], threshold: float = 0.5) -> list[list[int]]:
-    """[[tn, fp], [fn, tp]] at the plotted threshold nearest to `threshold`."""
-    if not points:
-        return [[0, 0], [0, 0]]
-    p = min(points, key=lambda q: abs(q["threshold"] - threshold))
-    return [[int(p["tn"]), int(p["fp"])], [int(p["fn"]), int(p["tp"])]]
-
-
-def tfma_validation(output_dir: str | Path) -> tuple[bool, list[dict]]:
-    """TFMA's own threshold verdict and its failures (metric, slice, value, bound)."""
-    import tensorflow_model_analysis as tfma
-
-    result = tfma.load_validation_result(str(output_dir))
-    failures = []
-    for per_slice in result.metric_validations_per_slice:
-        where = (
-            slice_name(tfma.slicer.deserialize_slice_key(per_slice.slice_key))
-            if per_slice.HasField("slice_key")
-            else OVERALL
-        )
-        for failure in per_slice.failures:
-            failures.append(
-                {
-                    "metric": failure.metric_key.name,
-                    "model": failure.metric_key.model_name,
-                    "change": failure.metric_key.is_diff,
-                    "slice": where,
-                    "value": _value_of_proto(failure.metric_value),
-                    "bound": _bound_text(failure.metric_threshold),
-                    "message": failure.message,
-                }
-            )
-    return bool(result.validation_ok), failures
-
-
-def _value_of_proto(metric_value) -> float | None:
-    if metric_value.HasField("double_value"):
-        return float(metric_value.double_value.value)
-    if metric_value.HasField("bounded_value"):
-        return float(metric_value.bounded_value.value.value)
-    return None
-
-
-def _bound_text(threshold) -> str:
-    parts = []
-    if threshold.HasField("value_threshold"):
-        bound = threshold.value_threshold
-        if bound.HasField("lower_bound"):
-            parts.append(f">= {bound.lower_bound.value:g}")
-        if bound.HasField("upper_bound"):
-            parts.append(f"<= {bound.upper_bound.value:g}")
-    if threshold.HasField("change_threshold") and threshold.change_threshold.HasField("absolute"):
-        parts.append(f"change >= {threshold.change_threshold.absolute.value:g} vs baseline")
-    return " and ".join(parts) or "unknown bound"
-
-
-def json_safe(value):
-    """NaN and infinities as None (precision on a slice with no predicted positive is 0/0):
-    KFP metadata is JSON, and kfp.local fails the whole run on a NaN in an artifact's metadata."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 SUMMARY_METRICS = (

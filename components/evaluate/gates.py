@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from components.config import DatasetConfig
-from components.evaluate.core import OVERALL
+from components.evaluate.results import OVERALL
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,8 +11,9 @@ import html
 import json
 
 from components.config import DatasetConfig
-from components.evaluate.core import OVERALL, SUMMARY_METRICS
+from components.evaluate.core import SUMMARY_METRICS
 from components.evaluate.gates import slices_of
+from components.evaluate.results import OVERALL
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
 

@@ -14,8 +14,9 @@ import json
 import pytest
 
 from components.config import load_config
-from components.evaluate.core import OVERALL, confusion_at, evaluate, roc_curve
+from components.evaluate.core import evaluate
 from components.evaluate.report import render_html, render_model_card
+from components.evaluate.results import OVERALL, confusion_at, roc_curve
 from components.ingest.core import ingest
 from components.train.core import SAVED_MODEL_DIR, train
 
@@ -253,7 +254,7 @@ def test_the_model_card_has_the_fingerprint_and_the_gates(blessed, adult_example
 
 def test_json_safe_turns_non_finite_metrics_into_none():
     """KFP artifact metadata is JSON: a NaN (precision of a slice with no predicted positive) must not reach it."""
-    from components.evaluate.core import json_safe
+    from components.evaluate.results import json_safe
 
     value = {
         "overall": {"auc": 0.9, "precision": float("nan")},
