@@ -1,0 +1,234 @@
+"""Submitting the compiled pipeline to a Kubeflow Pipelines endpoint.
+
+Checked against a local HTTP server that implements the part of the KFP v2beta1 REST API the
+SDK client calls (healthz, experiments, runs, recurring runs) and records every request: no
+KFP backend can run here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+
+from components.serving import load_serving_names
+from pipelines.cli import main
+from pipelines.submit import parse_params
+
+NAMES = load_serving_names()
+
+
+class FakeKfp:
+    """Enough of the KFP v2beta1 REST API for `kfp.Client`; records every request."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.experiments: dict[str, dict] = {}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                path, _, query = self.path.partition("?")
+                request = {
+                    "method": self.command,
+                    "path": path,
+                    "query": parse_qs(query),
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                }
+                fake.requests.append(request)
+                try:
+                    status, answer = fake.answer(request)
+                except Exception as exc:  # an unexpected request shape: answer, and let the test see it
+                    status, answer = 500, {"error": repr(exc), "code": 13}
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, request: dict) -> tuple[int, dict]:
+        method, path, body = request["method"], request["path"], request["body"]
+        if (method, path) == ("GET", "/apis/v2beta1/healthz"):
+            return 200, {"multi_user": False}
+        if (method, path) == ("GET", "/apis/v2beta1/experiments"):
+            (predicate,) = json.loads(request["query"]["filter"][0])["predicates"]
+            assert predicate["key"] == "display_name"
+            wanted = predicate.get("stringValue", predicate.get("string_value"))
+            found = [e for e in self.experiments.values() if e["display_name"] == wanted]
+            return 200, {"experiments": found, "total_size": len(found)} if found else {}
+        if (method, path) == ("POST", "/apis/v2beta1/experiments"):
+            experiment = {**body, "experiment_id": f"exp-{len(self.experiments) + 1}"}
+            self.experiments[experiment["experiment_id"]] = experiment
+            return 200, experiment
+        if (method, path) == ("POST", "/apis/v2beta1/runs"):
+            return 200, {**body, "run_id": "run-42", "state": "PENDING"}
+        if (method, path) == ("POST", "/apis/v2beta1/recurringruns"):
+            return 200, {**body, "recurring_run_id": "rr-7", "status": "ENABLED"}
+        return 404, {"error": f"no route {method} {path}", "code": 5}
+
+    def posted(self, path: str) -> list[dict]:
+        return [r for r in self.requests if r["method"] == "POST" and r["path"] == path]
+
+
+@pytest.fixture
+def kfp_server(monkeypatch, tmp_path):
+    import kfp.client.client as kfp_client
+
+    # no ~/.config/kfp/context.json of the machine's user may leak into the test
+    monkeypatch.setattr(kfp_client.Client, "_LOCAL_KFP_CONTEXT", str(tmp_path / "no-context.json"))
+    for name in (
+        "MLPIPE_KFP_TOKEN",
+        "MLPIPE_KFP_COOKIE",
+        "KF_PIPELINES_ENDPOINT_ENV",
+        "KF_PIPELINES_UI_ENDPOINT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    fake = FakeKfp()
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def _pipeline_spec(run_body: dict) -> dict:
+    spec = run_body["pipeline_spec"]
+    return spec.get("pipeline_spec", spec)
+
+
+def test_submit_posts_a_run_with_spec_parameters_name_experiment_and_auth(
+    kfp_server, compiled, monkeypatch, capsys
+):
+    monkeypatch.setenv("MLPIPE_KFP_TOKEN", "token-abc.def")
+    monkeypatch.setenv("MLPIPE_KFP_COOKIE", "authservice_session=cookie-123")
+    code = main(
+        [
+            "submit",
+            "--host",
+            kfp_server.url,
+            "--package",
+            str(compiled.plain.path),
+            "--experiment",
+            "adult-income",
+            "--run-name",
+            "nightly",
+            "--param",
+            "enable_tuning=false",
+            "--param",
+            "train_data=s3://data/adult/2026-01.csv",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"{kfp_server.url}/#/runs/details/run-42"
+
+    (created,) = kfp_server.posted("/apis/v2beta1/experiments")
+    assert created["body"]["display_name"] == "adult-income"
+    (run,) = kfp_server.posted("/apis/v2beta1/runs")
+    body = run["body"]
+    assert body["display_name"] == "nightly"
+    assert body["experiment_id"] == "exp-1"
+    assert body["service_account"] == NAMES.pusher_service_account
+    assert body["runtime_config"]["parameters"] == {
+        "registry_uri": f"s3://{NAMES.registry_bucket}",
+        "enable_tuning": False,
+        "train_data": "s3://data/adult/2026-01.csv",
+    }
+    assert body["runtime_config"]["parameters"]["registry_uri"] == "s3://models"
+    spec = _pipeline_spec(body)
+    assert spec["pipelineInfo"]["name"] == "mlpipe-training"
+    assert spec["root"] == compiled.plain.spec["root"]
+    if "platform_spec" in body["pipeline_spec"]:
+        assert compiled.secret not in json.dumps(body["pipeline_spec"]["platform_spec"])
+    for request in kfp_server.requests:
+        assert request["headers"]["authorization"] == "Bearer token-abc.def", request["path"]
+        assert request["headers"]["cookie"] == "authservice_session=cookie-123", request["path"]
+
+
+def test_an_existing_experiment_is_reused_and_params_override_the_registry(kfp_server, compiled, capsys):
+    kfp_server.experiments["exp-9"] = {"experiment_id": "exp-9", "display_name": "mlpipe"}
+    assert (
+        main(
+            [
+                "submit",
+                "--host",
+                kfp_server.url,
+                "--package",
+                str(compiled.plain.path),
+                "--param",
+                "registry_uri=s3://other-bucket/models",
+            ]
+        )
+        == 0
+    )
+    assert kfp_server.posted("/apis/v2beta1/experiments") == []
+    (run,) = kfp_server.posted("/apis/v2beta1/runs")
+    assert run["body"]["experiment_id"] == "exp-9"
+    assert run["body"]["runtime_config"]["parameters"] == {"registry_uri": "s3://other-bucket/models"}
+    assert all(
+        "authorization" not in r["headers"] and "cookie" not in r["headers"] for r in kfp_server.requests
+    )
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("/#/runs/details/run-42")
+
+
+def test_a_recurring_run_is_posted_with_the_cron(kfp_server, compiled, capsys):
+    assert (
+        main(
+            [
+                "submit",
+                "--host",
+                kfp_server.url,
+                "--package",
+                str(compiled.plain.path),
+                "--recurring",
+                "0 0 * * * *",
+                "--namespace",
+                "team-a",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"{kfp_server.url}/#/recurringrun/details/rr-7"
+    assert kfp_server.posted("/apis/v2beta1/runs") == []
+    (listed,) = [
+        r for r in kfp_server.requests if r["path"] == "/apis/v2beta1/experiments" and r["method"] == "GET"
+    ]
+    assert listed["query"]["namespace"] == ["team-a"]
+    (created,) = kfp_server.posted("/apis/v2beta1/experiments")
+    assert created["body"]["namespace"] == "team-a"
+    (job,) = kfp_server.posted("/apis/v2beta1/recurringruns")
+    body = job["body"]
+    assert body["trigger"]["cron_schedule"]["cron"] == "0 0 * * * *"
+    assert body["display_name"] == "mlpipe-training-recurring"
+    assert body["experiment_id"] == "exp-1"
+    assert body["service_account"] == NAMES.pusher_service_account
+    assert body["runtime_config"]["parameters"] == {"registry_uri": "s3://models"}
+    assert _pipeline_spec(body)["pipelineInfo"]["name"] == "mlpipe-training"
+
+
+def test_parse_params():
+    assert parse_params(["a=true", "b=False", "c=s3://x/y=z", "d="]) == {
+        "a": True,
+        "b": False,
+        "c": "s3://x/y=z",
+        "d": "",
+    }
+    with pytest.raises(ValueError, match="--param expects key=value, got 'novalue'"):
+        parse_params(["novalue"])
+    with pytest.raises(ValueError, match="got '=x'"):
+        parse_params(["=x"])
