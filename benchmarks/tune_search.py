@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from components.artifacts import load_schema
 from components.config import load_config
 from components.ingest.core import ingest
-from components.schema.core import load_schema
 from components.train.core import train
 from components.tune.core import tune
 

@@ -13,11 +13,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from components.artifacts import SERVING, TRAINING, load_schema, load_statistics
 from components.config import DatasetConfig, load_config
 from components.errors import UserInputError
 from components.ingest.core import EVAL, TRAIN, ingest
-from components.schema.core import SERVING, TRAINING, curated_schema, load_schema, write_schema
-from components.statistics.core import compute_statistics, load_statistics
+from components.schema.core import curated_schema, write_schema
+from components.statistics.core import compute_statistics
 from components.validate.core import ValidationResult, validate_statistics, write_outputs
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ def schema(config_path: str, statistics: Input[Artifact], schema: Output[Artifac
         schema: `schema.pbtxt`, a TFDV Schema with TRAINING and SERVING environments.
             Metadata: `origin` (`curated:<path>` or `inferred`).
     """
+    from components.artifacts import load_statistics
     from components.config import load_config
     from components.runtime import setup_logging
     from components.schema.core import resolve_schema
-    from components.statistics.core import load_statistics
 
     setup_logging()
     origin = resolve_schema(

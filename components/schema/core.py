@@ -10,15 +10,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from components.artifacts import SCHEMA_FILE, SERVING, TRAINING, load_schema
 from components.atomic import atomic_dir, atomic_write_text
 from components.config import DatasetConfig
 from components.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
-TRAINING = "TRAINING"
-SERVING = "SERVING"
-SCHEMA_FILE = "schema.pbtxt"
 
 
 def curated_schema(train_stats, config: DatasetConfig):
@@ -56,20 +54,6 @@ def check_matches_config(schema, config: DatasetConfig, source: str) -> None:
         raise UserInputError(f"{source}: config column '{name}' is not in the schema")
     for name in sorted(in_schema - expected):
         raise UserInputError(f"{source}: schema feature '{name}' is not a feature or the label in the config")
-
-
-def load_schema(path: str | Path):
-    """Parse a text-format schema; protobuf alone, so a curated schema costs no TFDV import."""
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"schema file not found: {path}")
-    try:
-        return text_format.Parse(path.read_text(encoding="utf-8"), schema_pb2.Schema())
-    except text_format.ParseError as exc:  # carries line and column
-        raise UserInputError(f"{path}: not a valid schema: {exc}") from None
 
 
 def write_schema(schema, path: str | Path) -> None:

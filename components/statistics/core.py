@@ -12,13 +12,12 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+from components.artifacts import STATS_FILE, load_statistics
 from components.atomic import atomic_dir, atomic_write_text
 from components.examples import load_examples, splits_of
 
 log = logging.getLogger(__name__)
 
-STATS_FILE = "FeatureStats.pb"
-__all__ = ["compute_statistics", "load_statistics", "splits_of", "split_statistics", "write_html"]
 
 
 def split_statistics(
@@ -63,15 +62,6 @@ def compute_statistics(
                 len(stats.datasets[0].features),
             )
     return counts
-
-
-def load_statistics(stats_dir: str | Path, split: str):
-    from tensorflow_metadata.proto.v0 import statistics_pb2
-
-    path = Path(stats_dir) / f"Split-{split}" / STATS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no statistics for split {split!r} at {path}")
-    return statistics_pb2.DatasetFeatureStatisticsList.FromString(path.read_bytes())
 
 
 def write_html(

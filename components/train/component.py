@@ -31,18 +31,17 @@ def train(
     """
     import os
 
+    from components.artifacts import load_schema, read_hyperparameters
     from components.config import load_config
     from components.runtime import setup_logging
-    from components.schema.core import SCHEMA_FILE, load_schema
     from components.train.core import train as run_train
-    from components.tune.core import read_hyperparameters
 
     setup_logging()
     config = load_config(config_path, check_data=False)
     result = run_train(
         config,
         examples.path,
-        load_schema(os.path.join(schema.path, SCHEMA_FILE)),
+        load_schema(schema.path),
         model.path,
         tensorboard.path,
         read_hyperparameters(hyperparameters.path, config.training.hyperparameters),

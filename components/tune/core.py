@@ -136,9 +136,3 @@ def write_outputs(result: TuneResult, hyperparameters_path: str | Path, trials_p
             lines.append(f"| {t['trial']} | {score} | " + " | ".join(str(t.get(n, "")) for n in names) + " |")
         lines += ["", f"Best: {dataclasses.asdict(result.best)}"]
     atomic_write_text(trials_path, "\n".join(lines) + "\n")
-
-
-def read_hyperparameters(path: str | Path, defaults: HyperParameters) -> HyperParameters:
-    """The hyperparameters a tune artifact carries (the defaults when tuning was off)."""
-    payload = json.loads(Path(path).read_text())
-    return hyperparameters_from(payload.get("hyperparameters"), defaults)

@@ -28,12 +28,11 @@ def validate(
         report: Markdown: every anomaly, and every feature's drift distance with its threshold.
         metrics: Counts of anomalies by kind, features compared and the largest drift.
     """
-    import os
 
+    from components.artifacts import load_schema, load_statistics
     from components.config import load_config
+    from components.examples import splits_of
     from components.runtime import setup_logging
-    from components.schema.core import SCHEMA_FILE, load_schema
-    from components.statistics.core import load_statistics, splits_of
     from components.validate.core import gate, validate_statistics, write_outputs
 
     setup_logging()
@@ -42,7 +41,7 @@ def validate(
     baseline = load_statistics(baseline_statistics or statistics.path, "train")
     result = validate_statistics(
         config,
-        load_schema(os.path.join(schema.path, SCHEMA_FILE)),
+        load_schema(schema.path),
         current,
         target="eval",
         drift_baseline=baseline,

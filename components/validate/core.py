@@ -15,10 +15,10 @@ import json
 import logging
 from pathlib import Path
 
+from components.artifacts import SERVING, TRAINING
 from components.atomic import atomic_dir
 from components.config import DatasetConfig
 from components.errors import UserInputError
-from components.schema.core import SERVING, TRAINING
 
 log = logging.getLogger(__name__)
 

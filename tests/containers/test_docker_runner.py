@@ -37,7 +37,7 @@ def _subsample(source: Path, target: Path, rows: int) -> str:
 
 
 def _statistics(summary: dict) -> dict[str, tuple]:
-    from components.statistics.core import load_statistics
+    from components.artifacts import load_statistics
 
     out = {}
     for split in ("train", "eval"):

@@ -26,9 +26,9 @@ EPOCHS = 4
 @pytest.fixture(scope="session")
 def adult_examples(tmp_path_factory, adult, adult_subsample) -> types.SimpleNamespace:
     """The Adult subsample ingested once: `config`, `config_path`, `examples`, `fingerprint`, `schema`, `sample`."""
+    from components.artifacts import load_schema
     from components.config import load_config
     from components.ingest.core import ingest
-    from components.schema.core import load_schema
 
     sample = adult_subsample(
         tmp_path_factory.mktemp("adult-sample"), N_TRAIN, N_EVAL, changes={"training.epochs": EPOCHS}

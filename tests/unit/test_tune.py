@@ -9,10 +9,11 @@ import sys
 
 import pytest
 
+from components.artifacts import read_hyperparameters
 from components.config import HyperParameters
 from components.errors import UserInputError
 from components.train.core import METADATA_FILE, train
-from components.tune.core import OBJECTIVE, read_hyperparameters, tune, write_outputs
+from components.tune.core import OBJECTIVE, tune, write_outputs
 
 SPACE = {"units": [8, 16], "learning_rate": [0.01]}
 
