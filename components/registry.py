@@ -76,7 +76,8 @@ class LocalRegistry:
         )
         return version
 
-    def fetch(self, model: str, version: int, dest: str | Path) -> Path:
+    def local_copy(self, model: str, version: int) -> Path:
+        """A directory holding the version's files: for this registry, the version itself."""
         self.metadata(model, version)
         return Path(self.uri(model, version))
 
@@ -197,9 +198,10 @@ class S3Registry:
         body = json.dumps({"version": version, "at": now()}).encode()
         self.client.put_object(self.bucket, self._key(model, SERVING_POINTER), io.BytesIO(body), len(body))
 
-    def fetch(self, model: str, version: int, dest: str | Path) -> Path:
+    def local_copy(self, model: str, version: int) -> Path:
+        """A directory holding the version's files, downloaded into a new temporary directory."""
         self.metadata(model, version)
-        dest = Path(dest)
+        dest = Path(tempfile.mkdtemp(prefix=f"mlpipe-{model}-{version}-"))
         prefix = self._key(model, str(version)) + "/"
         for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
             self.client.fget_object(self.bucket, obj.object_name, str(dest / obj.object_name[len(prefix) :]))
@@ -228,14 +230,6 @@ def latest_blessed(registry, model: str) -> dict | None:
         if meta.get("blessed", False):
             return meta
     return None
-
-
-def fetch_to_temp(registry, model: str, version: int) -> Path:
-    """A local copy of a version (the path itself for a directory registry)."""
-    if isinstance(registry, LocalRegistry):
-        return registry.fetch(model, version, "")
-    dest = Path(tempfile.mkdtemp(prefix=f"mlpipe-{model}-{version}-"))
-    return registry.fetch(model, version, dest)
 
 
 def now() -> str:

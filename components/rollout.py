@@ -93,3 +93,29 @@ def roll_out(
     else:
         body = inferenceservice_patch(names, version, canary_percent)
     return {"target": target, "version": version, **apply(target, names, body, api)}
+
+
+def rollback(registry, model: str, target: str, names: ServingNames, to: int | None = None, api=None) -> dict:
+    """Serve `to`, or the published version before the one serving now; records it in the registry.
+
+    kserve: traffic goes back to the previous rolled-out revision (KServe's TF runtime serves
+    the newest version folder, so an arbitrary `to` can only be pinned on the deployment target).
+    """
+    if target == "kserve" and to is not None:
+        raise UserInputError(
+            "kserve rollback returns traffic to the previous rolled-out revision; --to is for the deployment target"
+        )
+    versions = registry.versions(model)
+    current = registry.serving_version(model) or (versions[-1] if versions else None)
+    if to is None:
+        older = [v for v in versions if current is not None and v < current]
+        if not older:
+            raise UserInputError(f"nothing to roll back to: {model} serves version {current}, none older")
+        to = older[-1]
+    registry.metadata(model, to)  # must be published
+    if target == "kserve":
+        serving = {"target": "kserve", **apply("kserve", names, inferenceservice_rollback_patch(), api)}
+    else:
+        serving = roll_out(target, names, to, registry.uri(model, to), api=api)
+    registry.set_serving(model, to)
+    return {"version": to, "previous": current, "serving": serving}

@@ -145,36 +145,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from components.rollout import apply, inferenceservice_rollback_patch, roll_out
+    from components.rollout import rollback
     from components.serving import load_serving_names
 
     config, registry = _registry_for(args.config, args.registry)
-    versions = registry.versions(config.model_name)
-    current = registry.serving_version(config.model_name) or (versions[-1] if versions else None)
-    if args.to is not None:
-        target_version = args.to
-    else:
-        older = [v for v in versions if current is not None and v < current]
-        if not older:
-            raise UserInputError(
-                f"nothing to roll back to: {config.model_name} serves version {current}, none older"
-            )
-        target_version = older[-1]
-    registry.metadata(config.model_name, target_version)  # must be published
     target = args.target or config.serving.target
-    names = load_serving_names()
-    if target == "kserve":
-        if args.to is not None:
-            raise UserInputError(
-                "kserve rollback returns traffic to the previous rolled-out revision; --to is for "
-                "the deployment target"
-            )
-        result = apply("kserve", names, inferenceservice_rollback_patch())
-    else:
-        result = roll_out(target, names, target_version, registry.uri(config.model_name, target_version))
-    registry.set_serving(config.model_name, target_version)
+    result = rollback(registry, config.model_name, target, load_serving_names(), to=args.to)
     print(
-        f"serving {config.model_name} version {target_version} (was {current}); target: {json.dumps(result)}"
+        f"serving {config.model_name} version {result['version']} (was {result['previous']}); "
+        f"target: {json.dumps(result['serving'])}"
     )
     return 0
 

@@ -155,7 +155,7 @@ class Evaluation:
 
 def find_baseline(config: DatasetConfig, registry_uri: str, environ) -> tuple[dict | None, Path | None]:
     """The registry's latest blessed version (metadata, local copy), or (None, None) for a first model."""
-    from components.registry import fetch_to_temp, latest_blessed, open_registry
+    from components.registry import latest_blessed, open_registry
 
     registry = open_registry(registry_uri or config.resolve(config.registry.uri), environ)
     baseline = latest_blessed(registry, config.model_name)
@@ -163,7 +163,7 @@ def find_baseline(config: DatasetConfig, registry_uri: str, environ) -> tuple[di
         log.info("no blessed model in the registry: judging on absolute thresholds only")
         return None, None
     log.info("baseline: %s version %s", config.model_name, baseline["version"])
-    return baseline, fetch_to_temp(registry, config.model_name, baseline["version"])
+    return baseline, registry.local_copy(config.model_name, baseline["version"])
 
 
 def write_reports(

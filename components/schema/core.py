@@ -18,7 +18,6 @@ from components.errors import UserInputError
 log = logging.getLogger(__name__)
 
 
-
 def curated_schema(train_stats, config: DatasetConfig):
     """Infer a schema from train statistics and curate it for this dataset."""
     import tensorflow_data_validation as tfdv

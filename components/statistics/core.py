@@ -19,7 +19,6 @@ from components.examples import load_examples, splits_of
 log = logging.getLogger(__name__)
 
 
-
 def split_statistics(
     examples_dir: str | Path, split: str, method: Literal["in_memory", "beam"] = "in_memory"
 ):

@@ -230,12 +230,10 @@ def test_the_serving_pointer_is_set_and_read(backend, tmp_path):
 
 
 def test_a_fetched_version_has_the_published_files(backend, tmp_path):
-    from components.registry import fetch_to_temp
-
     registry = backend.registry
     source = make_model_dir(tmp_path / "m", "fetched")
     version = registry.publish(MODEL, source, {"blessed": True})
-    local = fetch_to_temp(registry, MODEL, version)
+    local = registry.local_copy(MODEL, version)
     assert (local / "saved_model.pb").read_bytes() == b"graph-fetched"
     assert (local / "variables" / "variables.data-00000-of-00001").read_bytes() == (
         source / "variables" / "variables.data-00000-of-00001"

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from components.errors import UserInputError
+from components.registry import LocalRegistry
 from components.rollout import (
     SYNC_CONTAINER,
     VERSION_ANNOTATION,
@@ -16,6 +17,7 @@ from components.rollout import (
     inferenceservice_patch,
     inferenceservice_rollback_patch,
     roll_out,
+    rollback,
 )
 from components.serving import load_serving_names
 
@@ -149,3 +151,37 @@ def test_an_error_from_the_api_server_is_raised(k8s_server):
     assert (
         k8s_server.requests[-1]["path"] == f"/apis/apps/v1/namespaces/missing/deployments/{NAMES.deployment}"
     )
+
+
+def _registry_serving_two_versions(tmp_path) -> LocalRegistry:
+    registry = LocalRegistry(tmp_path / "registry")
+    for version in (1, 2):
+        model = tmp_path / f"model-{version}"
+        model.mkdir()
+        (model / "saved_model.pb").write_text(f"graph-{version}")
+        assert registry.publish(NAMES.model_name, model, {"blessed": True}) == version
+    registry.set_serving(NAMES.model_name, 2)
+    return registry
+
+
+def test_rollback_pins_the_previous_version_on_the_deployment(k8s_server, tmp_path):
+    registry = _registry_serving_two_versions(tmp_path)
+    result = rollback(registry, NAMES.model_name, "deployment", NAMES, api=k8s_server.api)
+    assert (result["version"], result["previous"]) == (1, 2)
+    (request,) = k8s_server.requests
+    assert request["path"] == DEPLOYMENT_PATH
+    assert request["body"] == deployment_patch(1, registry.uri(NAMES.model_name, 1))
+    assert registry.serving_version(NAMES.model_name) == 1
+    with pytest.raises(UserInputError, match="nothing to roll back to"):
+        rollback(registry, NAMES.model_name, "deployment", NAMES, api=k8s_server.api)
+
+
+def test_kserve_rollback_sends_traffic_back_and_refuses_a_pinned_version(k8s_server, tmp_path):
+    registry = _registry_serving_two_versions(tmp_path)
+    with pytest.raises(UserInputError, match="--to is for the deployment target"):
+        rollback(registry, NAMES.model_name, "kserve", NAMES, to=1, api=k8s_server.api)
+    assert k8s_server.requests == [] and registry.serving_version(NAMES.model_name) == 2
+    rollback(registry, NAMES.model_name, "kserve", NAMES, api=k8s_server.api)
+    (request,) = k8s_server.requests
+    assert request["body"] == inferenceservice_rollback_patch()
+    assert registry.serving_version(NAMES.model_name) == 1
