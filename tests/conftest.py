@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import copy
 import gzip
+import json
 import socket
+import threading
 import types
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
@@ -167,3 +171,73 @@ def s3_server() -> Iterator[S3Server]:
         )
     finally:
         server.stop()
+
+
+# --- a local HTTP server that records requests (stands in for the Kubernetes and KFP APIs) --------
+
+
+class RecordingServer:
+    """HTTP server on 127.0.0.1 in a thread; records every request and answers with `respond`.
+
+    `respond(request)` returns `(status, json_body)`. Each recorded request is a dict with
+    `method`, `path` (without the query), `query` (parsed, lists of values), `headers` (lower-case
+    names) and `body` (parsed JSON, or the raw text when it is not JSON). An exception in
+    `respond` answers 500, so the client under test fails and the test sees why.
+    """
+
+    def __init__(self, respond: Callable[[dict], tuple[int, object]]):
+        self.requests: list[dict] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
+                path, _, query = self.path.partition("?")
+                request = {
+                    "method": self.command,
+                    "path": path,
+                    "query": parse_qs(query),
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                }
+                recorder.requests.append(request)
+                try:
+                    status, answer = respond(request)
+                except Exception as exc:  # an unexpected request shape
+                    status, answer = 500, {"error": repr(exc), "code": 13}
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def recording_server() -> type[RecordingServer]:
+    """The RecordingServer class: `with recording_server(respond) as server: ...`."""
+    return RecordingServer

@@ -8,9 +8,6 @@ KFP backend can run here.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 
@@ -22,44 +19,12 @@ NAMES = load_serving_names()
 
 
 class FakeKfp:
-    """Enough of the KFP v2beta1 REST API for `kfp.Client`; records every request."""
+    """Enough of the KFP v2beta1 REST API for `kfp.Client`, answering on a recording server."""
 
     def __init__(self):
-        self.requests: list[dict] = []
         self.experiments: dict[str, dict] = {}
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                path, _, query = self.path.partition("?")
-                request = {
-                    "method": self.command,
-                    "path": path,
-                    "query": parse_qs(query),
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": body,
-                }
-                fake.requests.append(request)
-                try:
-                    status, answer = fake.answer(request)
-                except Exception as exc:  # an unexpected request shape: answer, and let the test see it
-                    status, answer = 500, {"error": repr(exc), "code": 13}
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.requests: list[dict] = []
+        self.url = ""
 
     def answer(self, request: dict) -> tuple[int, dict]:
         method, path, body = request["method"], request["path"], request["body"]
@@ -86,7 +51,7 @@ class FakeKfp:
 
 
 @pytest.fixture
-def kfp_server(monkeypatch, tmp_path):
+def kfp_server(monkeypatch, tmp_path, recording_server):
     import kfp.client.client as kfp_client
 
     # no ~/.config/kfp/context.json of the machine's user may leak into the test
@@ -99,11 +64,9 @@ def kfp_server(monkeypatch, tmp_path):
     ):
         monkeypatch.delenv(name, raising=False)
     fake = FakeKfp()
-    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with recording_server(fake.answer) as server:
+        fake.requests, fake.url = server.requests, server.url
+        yield fake
 
 
 def _pipeline_spec(run_body: dict) -> dict:

@@ -10,11 +10,8 @@ Training takes about 8 s.
 
 from __future__ import annotations
 
-import json
-import threading
 import types
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 
 import pytest
 
@@ -66,69 +63,12 @@ def trained_model(tmp_path_factory, adult_examples) -> types.SimpleNamespace:
     return types.SimpleNamespace(model_dir=out / "model", tensorboard=out / "tensorboard", result=result)
 
 
-# --- a local HTTP server that records requests (stands in for the Kubernetes API server) --------
+# --- a fake Kubernetes API server, on the shared recording server ---------------------------
 
 
-class RecordingServer:
-    """HTTP server on 127.0.0.1 in a thread; records every request and answers with `respond`.
-
-    `respond(method, path, body_json)` returns `(status, json_body)`. `requests` holds dicts with
-    `method`, `path` (without the query), `query`, `headers` (lower-case names) and `body` (parsed JSON,
-    or the raw text when it is not JSON).
-    """
-
-    def __init__(self, respond: Callable[[str, str, object], tuple[int, object]]):
-        self.requests: list[dict] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8") if length else ""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw
-                path, _, query = self.path.partition("?")
-                recorder.requests.append(
-                    {
-                        "method": self.command,
-                        "path": path,
-                        "query": query,
-                        "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": body,
-                    }
-                )
-                status, answer = respond(self.command, path, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
-
-            def log_message(self, *args):  # keep the test output clean
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> RecordingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def kubernetes_answer(method: str, path: str, body) -> tuple[int, object]:
+def kubernetes_answer(request: dict) -> tuple[int, object]:
     """What a Kubernetes API server answers to a PATCH of a Deployment or an InferenceService."""
+    path = request["path"]
     parts = path.strip("/").split("/")
     name = parts[-1]
     if len(parts) > 3 and parts[-3] == "missing":  # a namespace that does not exist
@@ -149,11 +89,11 @@ def kubernetes_answer(method: str, path: str, body) -> tuple[int, object]:
 
 
 @pytest.fixture
-def k8s_server() -> Iterator[types.SimpleNamespace]:
+def k8s_server(recording_server) -> Iterator[types.SimpleNamespace]:
     """A recording fake Kubernetes API server and an `ApiClient` pointed at it: `.api`, `.requests`, `.url`."""
     from kubernetes import client
 
-    with RecordingServer(kubernetes_answer) as server:
+    with recording_server(kubernetes_answer) as server:
         configuration = client.Configuration()
         configuration.host = server.url
         api = client.ApiClient(configuration)
