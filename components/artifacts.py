@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from components.config import HyperParameters
+from components.config import DatasetConfig, HyperParameters
 from components.errors import UserInputError
 
 STATS_FILE = "FeatureStats.pb"  # per split: `Split-<name>/FeatureStats.pb`, as TFX lays it out
@@ -52,3 +52,27 @@ def read_hyperparameters(path: str | Path, defaults: HyperParameters) -> HyperPa
 
     payload = json.loads(Path(path).read_text())
     return hyperparameters_from(payload.get("hyperparameters"), defaults)
+
+
+def check_schema_matches(config: DatasetConfig, schema, source: str = "schema") -> None:
+    """The schema must describe exactly the config's features and label, with matching types:
+    the schema stage checks it on import, train again before building the model from the config."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    types = {f.name: f.type for f in schema.feature}
+    for name in [*config.feature_keys, config.label_key]:
+        if name not in types:
+            raise UserInputError(f"{source}: config feature '{name}' is not in the schema")
+    for name in types:
+        if name not in config.feature_keys and name != config.label_key:
+            raise UserInputError(
+                f"{source}: schema feature '{name}' is not a feature or the label in the config"
+            )
+    expected = [(n, (schema_pb2.FLOAT, schema_pb2.INT), "numeric") for n in config.features.numeric]
+    expected += [(n, (schema_pb2.BYTES,), "categorical") for n in config.features.categorical]
+    for name, allowed, kind in expected:
+        if types[name] not in allowed:
+            raise UserInputError(
+                f"{source}: config lists '{name}' as {kind} but the schema types it as "
+                f"{schema_pb2.FeatureType.Name(types[name])}"
+            )

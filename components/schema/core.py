@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from components.artifacts import SCHEMA_FILE, SERVING, TRAINING, load_schema
+from components.artifacts import SCHEMA_FILE, SERVING, TRAINING, check_schema_matches, load_schema
 from components.atomic import atomic_dir, atomic_write_text
 from components.config import DatasetConfig
-from components.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +44,6 @@ def curated_schema(train_stats, config: DatasetConfig):
     return schema
 
 
-def check_matches_config(schema, config: DatasetConfig, source: str) -> None:
-    """The schema must describe exactly the config's features and label."""
-    in_schema = {f.name for f in schema.feature}
-    expected = {*config.feature_keys, config.label_key}
-    for name in sorted(expected - in_schema):
-        raise UserInputError(f"{source}: config column '{name}' is not in the schema")
-    for name in sorted(in_schema - expected):
-        raise UserInputError(f"{source}: schema feature '{name}' is not a feature or the label in the config")
-
-
 def write_schema(schema, path: str | Path) -> None:
     from google.protobuf import text_format
 
@@ -71,7 +60,7 @@ def resolve_schema(config: DatasetConfig, train_stats, output_dir: str | Path) -
     else:
         schema = curated_schema(train_stats, config)
         source, origin = "inferred schema", "inferred"
-    check_matches_config(schema, config, source)
+    check_schema_matches(config, schema, source)
     with atomic_dir(output_dir) as out:
         write_schema(schema, out / SCHEMA_FILE)
     log.info("schema %s: %d features", origin, len(schema.feature))

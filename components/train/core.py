@@ -12,9 +12,9 @@ import json
 import logging
 from pathlib import Path
 
+from components.artifacts import check_schema_matches
 from components.atomic import atomic_dir
 from components.config import DatasetConfig, HyperParameters
-from components.errors import UserInputError
 from components.model import (
     PREDICTION_KEY,
     Preprocessing,
@@ -38,29 +38,6 @@ class TrainResult:
     seconds_per_epoch: float
     examples_per_second: float
     hyperparameters: HyperParameters
-
-
-def check_schema_matches(config: DatasetConfig, schema) -> None:
-    """The model is built from the config; the validated schema must agree with it."""
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    types = {f.name: f.type for f in schema.feature}
-    for name in [*config.feature_keys, config.label_key]:
-        if name not in types:
-            raise UserInputError(f"config feature '{name}' is not in the schema")
-    for name in types:
-        if name not in config.feature_keys and name != config.label_key:
-            raise UserInputError(f"schema feature '{name}' is not a feature or the label in the config")
-    for name in config.features.numeric:
-        if types[name] not in (schema_pb2.FLOAT, schema_pb2.INT):
-            raise UserInputError(
-                f"config lists '{name}' as numeric but the schema types it as {schema_pb2.FeatureType.Name(types[name])}"
-            )
-    for name in config.features.categorical:
-        if types[name] != schema_pb2.BYTES:
-            raise UserInputError(
-                f"config lists '{name}' as categorical but the schema types it as {schema_pb2.FeatureType.Name(types[name])}"
-            )
 
 
 def export_saved_model(model, config: DatasetConfig, preprocessing: Preprocessing, path: str | Path) -> None:
@@ -111,7 +88,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    check_schema_matches(config, schema)
+    check_schema_matches(config, schema, "the validated schema")
     settings = config.training
     keras.utils.set_random_seed(settings.seed)
     preprocessing = fit_preprocessing(examples_dir, config)

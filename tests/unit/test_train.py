@@ -14,9 +14,10 @@ import sys
 
 import pytest
 
+from components.artifacts import check_schema_matches
 from components.errors import UserInputError
 from components.examples import read_split_records
-from components.train.core import METADATA_FILE, SAVED_MODEL_DIR, check_schema_matches, train
+from components.train.core import METADATA_FILE, SAVED_MODEL_DIR, train
 
 TOLERANCE = 1e-6
 
