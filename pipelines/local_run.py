@@ -239,8 +239,7 @@ def run_pipeline(
         backend = local.DockerRunner()
         args = docker_arguments(config_path, runs_root, args)
         pipeline_root = runs_root  # mounted into every container: artifacts, inputs and the registry
-        os.umask(0o000)  # the images run as uid 1000; let them write where kfp.local makes dirs
-        runs_root.chmod(0o777)
+        runs_root.chmod(0o777)  # the images run as uid 1000
     elif runner == "subprocess":
         backend = local.SubprocessRunner(use_venv=False)
         pipeline_root = run_dir / "artifacts"
@@ -251,9 +250,15 @@ def run_pipeline(
     args = {k: v for k, v in args.items() if k in pipeline.component_spec.inputs}
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
-    with record_stages(records), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-        pipeline(**args)
+    # In containers the images' user (uid 1000) writes where kfp.local makes dirs: no umask then.
+    umask = os.umask(0o000) if runner == "docker" else None
+    try:
+        with record_stages(records), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+            pipeline(**args)
+    finally:
+        if umask is not None:
+            os.umask(umask)
     summary = build_summary(records, run_dir, args["config_path"], time.perf_counter() - start)
     summary["runner"] = runner
     summary["reports"] = collect_reports(summary.get("artifacts", {}), run_dir / "reports")
