@@ -7,6 +7,7 @@ PY        := $(VENV)/bin/python
 LOCK      := requirements/lock.txt
 STAMP     := $(VENV)/.installed
 CONFIG    ?= configs/adult.yaml
+CLUSTER_CONFIG ?= configs/adult-cluster.yaml
 # uv from PATH, else the one `make install` puts next to the system python.
 UV        := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # The distribution's CPython 3.11 when there is one: it is built with PGO/LTO, and the
@@ -43,15 +44,15 @@ test: install ## Run the whole test suite (unit, component, compile, manifests, 
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 lint: install ## ruff check
-	$(VENV)/bin/ruff check components pipelines tests
-	$(VENV)/bin/ruff format --check components pipelines tests
+	$(VENV)/bin/ruff check mlpipe components pipelines tests benchmarks
+	$(VENV)/bin/ruff format --check mlpipe components pipelines tests benchmarks
 
 format: install ## ruff format and autofix
-	$(VENV)/bin/ruff check --fix components pipelines tests
-	$(VENV)/bin/ruff format components pipelines tests
+	$(VENV)/bin/ruff check --fix mlpipe components pipelines tests benchmarks
+	$(VENV)/bin/ruff format mlpipe components pipelines tests benchmarks
 
-compile: install ## Compile the training pipeline to KFP IR YAML in build/
-	$(VENV)/bin/mlpipe compile --output build/training_pipeline.yaml
+compile: install ## Compile the pipeline (config: CLUSTER_CONFIG) to build/ and each stage to components/<stage>/component.yaml
+	$(VENV)/bin/mlpipe compile --config $(CLUSTER_CONFIG) --output build/training_pipeline.yaml --components
 
 clean: ## Remove the venv, build outputs, local runs and the local model registry
 	rm -rf $(VENV) build runs registry .pytest_cache .ruff_cache

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from components.config import load_config
-from components.evaluate.core import eval_config, run_tfma
-from components.evaluate.results import OVERALL, sliced_metrics
-from components.examples import column_values, load_examples, read_split_records
+from mlpipe.components.config import load_config
+from mlpipe.components.evaluate.core import eval_config, run_tfma
+from mlpipe.components.evaluate.results import OVERALL, sliced_metrics
+from mlpipe.components.examples import column_values, load_examples, read_split_records
 
 REPO = Path(__file__).resolve().parents[1]
 

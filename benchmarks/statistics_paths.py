@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from components.config import load_config
-from components.ingest.core import TRAIN, ingest
-from components.statistics.core import split_statistics
+from mlpipe.components.config import load_config
+from mlpipe.components.ingest.core import TRAIN, ingest
+from mlpipe.components.statistics.core import split_statistics
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,10 +70,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         small = tmp / "small"
-        ingest(config, small, os.environ, sources={TRAIN: config.resolve(config.data.train)})
+        ingest(config, small, os.environ, sources={TRAIN: config.data.train})
         measure(small, "32k", 32_561, ["in_memory", "beam"])
         csv = tmp / "large.csv"
-        repeated_csv(Path(config.resolve(config.data.train)), csv, args.rows)
+        repeated_csv(Path(config.data.train), csv, args.rows)
         large = tmp / "large"
         start = time.perf_counter()
         ingest(config, large, os.environ, sources={TRAIN: str(csv)})

@@ -9,17 +9,16 @@ hyperparameters and prints seconds per epoch and examples/s.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from components.artifacts import load_schema
-from components.config import load_config
-from components.ingest.core import ingest
-from components.train.core import train
-from components.tune.core import tune
+from mlpipe.components.artifacts import load_schema
+from mlpipe.components.config import load_config
+from mlpipe.components.ingest.core import ingest
+from mlpipe.components.train.core import train
+from mlpipe.components.tune.core import tune
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,11 +29,12 @@ def main() -> None:
     parser.add_argument("--epochs-per-trial", type=int, default=2)
     args = parser.parse_args()
     config = load_config(REPO / "configs/adult.yaml", check_data=False)
-    config = dataclasses.replace(
-        config,
-        tuning=dataclasses.replace(
-            config.tuning, max_trials=args.trials, epochs_per_trial=args.epochs_per_trial
-        ),
+    config = config.model_copy(
+        update={
+            "tuning": config.tuning.model_copy(
+                update={"max_trials": args.trials, "epochs_per_trial": args.epochs_per_trial}
+            )
+        }
     )
     import keras  # noqa: F401  (import cost is not part of the search)
 
@@ -48,11 +48,11 @@ def main() -> None:
             f"{config.tuning.algorithm} search: {len(result.trials)} trials x {args.epochs_per_trial} epochs: "
             f"{seconds:.1f} s ({seconds / max(len(result.trials), 1):.1f} s/trial); best eval AUC {result.best_score:.4f}"
         )
-        print(f"best: {dataclasses.asdict(result.best)}")
+        print(f"best: {result.best.model_dump()}")
         trained = train(
             config,
             examples,
-            load_schema(config.resolve(config.schema_path)),
+            load_schema(config.schema_path),
             Path(tmp) / "model",
             Path(tmp) / "tb",
             result.best,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from components.config import DatasetConfig, HyperParameters
-from components.errors import UserInputError
+from mlpipe.components.config import DatasetConfig, HyperParameters
+from mlpipe.components.errors import UserInputError
 
 STATS_FILE = "FeatureStats.pb"  # per split: `Split-<name>/FeatureStats.pb`, as TFX lays it out
 SCHEMA_FILE = "schema.pbtxt"
@@ -32,23 +32,28 @@ def load_schema(path: str | Path):
 
     Protobuf alone, so reading a curated schema costs no TFDV import.
     """
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
     path = Path(path)
     if path.is_dir():
         path = path / SCHEMA_FILE
     if not path.is_file():
         raise UserInputError(f"schema file not found: {path}")
+    return parse_schema(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_schema(text: str, source: str):
+    """A text-format schema; `source` names it in the error (a file, or the config's schema_pbtxt)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
     try:
-        return text_format.Parse(path.read_text(encoding="utf-8"), schema_pb2.Schema())
+        return text_format.Parse(text, schema_pb2.Schema())
     except text_format.ParseError as exc:  # carries line and column
-        raise UserInputError(f"{path}: not a valid schema: {exc}") from None
+        raise UserInputError(f"{source}: not a valid schema: {exc}") from None
 
 
 def read_hyperparameters(path: str | Path, defaults: HyperParameters) -> HyperParameters:
     """The hyperparameters a tune artifact carries (the defaults when tuning was off)."""
-    from components.model import hyperparameters_from
+    from mlpipe.components.model import hyperparameters_from
 
     payload = json.loads(Path(path).read_text())
     return hyperparameters_from(payload.get("hyperparameters"), defaults)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.config import CsvConfig, normalize_name
-from components.errors import UserInputError
+from mlpipe.components.config import CsvConfig, normalize_name
+from mlpipe.components.errors import UserInputError
 
 
 def fetch(location: str, environ: Mapping[str, str], workdir: Path) -> Path:
@@ -29,7 +29,7 @@ def fetch(location: str, environ: Mapping[str, str], workdir: Path) -> Path:
         return path
     from minio.error import S3Error
 
-    from components.s3 import client_from_env, split_uri
+    from mlpipe.components.s3 import client_from_env, split_uri
 
     bucket, key = split_uri(location)
     local = workdir / Path(key).name

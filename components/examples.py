@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from components.tfrecord import read_records, split_files
+from mlpipe.components.tfrecord import read_records, split_files
 
 _DECODE_BATCH = 50_000
 

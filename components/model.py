@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from components.config import DatasetConfig, HyperParameters
-from components.examples import column_values, load_examples
-from components.tfrecord import split_files
+from mlpipe.components.config import DatasetConfig, HyperParameters
+from mlpipe.components.examples import column_values, load_examples
+from mlpipe.components.tfrecord import split_files
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,12 @@ def hyperparameters_from(values: dict | None, defaults: HyperParameters) -> Hype
     """Tuned values (JSON) over the config's defaults; unknown names are an error."""
     if not values:
         return defaults
-    known = {f.name: f.type for f in dataclasses.fields(HyperParameters)}
+    known = {name: field.annotation for name, field in HyperParameters.model_fields.items()}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"unknown hyperparameter {unknown[0]!r}")
-    cast = {k: (int(v) if known[k] in ("int", int) else float(v)) for k, v in values.items()}
-    return dataclasses.replace(defaults, **cast)
+    cast = {k: (int(v) if known[k] is int else float(v)) for k, v in values.items()}
+    return defaults.model_copy(update=cast)
 
 
 def strategy_for(tf_config: str | None):

@@ -21,13 +21,16 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from components.errors import UserInputError
+from mlpipe.components.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 MARKERS = "_published"
 STAGING = "_staging"
 SERVING_POINTER = "_serving.json"  # which version serving was last pointed at (push, rollback)
+# What a version carries besides the model, outside the folder serving reads:
+# `<model>/_attachments/<version>/<name>/` (the training statistics, for drift of later runs).
+ATTACHMENTS = "_attachments"
 
 
 class LocalRegistry:
@@ -58,7 +61,9 @@ class LocalRegistry:
             raise UserInputError(f"model {model} has no published version {version} in {self.root}")
         return json.loads(path.read_text())
 
-    def publish(self, model: str, local_dir: str | Path, metadata: dict) -> int:
+    def publish(
+        self, model: str, local_dir: str | Path, metadata: dict, attachments: Mapping[str, Path] | None = None
+    ) -> int:
         base = self.root / model
         staging = base / STAGING / uuid.uuid4().hex
         staging.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +76,8 @@ class LocalRegistry:
             except OSError:
                 if not (base / str(version)).exists():
                     raise
+        for name, source in (attachments or {}).items():
+            shutil.copytree(source, base / ATTACHMENTS / str(version) / name)
         _write_marker_local(
             base / MARKERS, version, {**metadata, "version": version, "uri": self.uri(model, version)}
         )
@@ -80,6 +87,12 @@ class LocalRegistry:
         """A directory holding the version's files: for this registry, the version itself."""
         self.metadata(model, version)
         return Path(self.uri(model, version))
+
+    def attachment(self, model: str, version: int, name: str) -> Path | None:
+        """The folder attached to a published version under `name`, or None."""
+        self.metadata(model, version)
+        path = self.root / model / ATTACHMENTS / str(version) / name
+        return path if path.is_dir() else None
 
     def serving_version(self, model: str) -> int | None:
         path = self.root / model / SERVING_POINTER
@@ -103,7 +116,7 @@ class S3Registry:
     """A bucket registry (MinIO or any S3 endpoint) through the minio client."""
 
     def __init__(self, uri: str, client):
-        from components.s3 import split_uri
+        from mlpipe.components.s3 import split_uri
 
         self.bucket, prefix = split_uri(uri)
         self.prefix = prefix.strip("/")
@@ -151,7 +164,9 @@ class S3Registry:
                 self.bucket, f"{prefix}/{path.relative_to(local_dir).as_posix()}", str(path)
             )
 
-    def publish(self, model: str, local_dir: str | Path, metadata: dict) -> int:
+    def publish(
+        self, model: str, local_dir: str | Path, metadata: dict, attachments: Mapping[str, Path] | None = None
+    ) -> int:
         from minio.commonconfig import CopySource
 
         local_dir = Path(local_dir)
@@ -164,6 +179,8 @@ class S3Registry:
         ]
         for name in staged:
             self.client.copy_object(self.bucket, target + name[len(staging) :], CopySource(self.bucket, name))
+        for name, source in (attachments or {}).items():
+            self._upload_tree(Path(source), self._key(model, ATTACHMENTS, str(version), name))
         body = json.dumps(
             {**metadata, "version": version, "uri": self.uri(model, version)}, indent=2, default=str
         ).encode()
@@ -201,8 +218,18 @@ class S3Registry:
     def local_copy(self, model: str, version: int) -> Path:
         """A directory holding the version's files, downloaded into a new temporary directory."""
         self.metadata(model, version)
-        dest = Path(tempfile.mkdtemp(prefix=f"mlpipe-{model}-{version}-"))
-        prefix = self._key(model, str(version)) + "/"
+        return self._download(self._key(model, str(version)) + "/", f"mlpipe-{model}-{version}-")
+
+    def attachment(self, model: str, version: int, name: str) -> Path | None:
+        """A local copy of the folder attached to a published version under `name`, or None."""
+        self.metadata(model, version)
+        prefix = self._key(model, ATTACHMENTS, str(version), name) + "/"
+        if not self._names(prefix):
+            return None
+        return self._download(prefix, f"mlpipe-{model}-{version}-{name}-")
+
+    def _download(self, prefix: str, temp_prefix: str) -> Path:
+        dest = Path(tempfile.mkdtemp(prefix=temp_prefix))
         for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
             self.client.fget_object(self.bucket, obj.object_name, str(dest / obj.object_name[len(prefix) :]))
         return dest
@@ -211,7 +238,7 @@ class S3Registry:
 def open_registry(uri: str, environ: Mapping[str, str]):
     """A registry for a directory path or an `s3://bucket/prefix` (credentials from `environ`)."""
     if uri.startswith("s3://"):
-        from components.s3 import client_from_env
+        from mlpipe.components.s3 import client_from_env
 
         client = client_from_env(environ)
         registry = S3Registry(uri, client)
@@ -221,6 +248,15 @@ def open_registry(uri: str, environ: Mapping[str, str]):
             )
         return registry
     return LocalRegistry(uri)
+
+
+def served_statistics(registry, model: str) -> tuple[int, Path] | None:
+    """(version, statistics folder) of the version serving points at, when it has statistics."""
+    version = registry.serving_version(model)
+    if version is None:
+        return None
+    folder = registry.attachment(model, version, "statistics")
+    return (version, folder) if folder is not None else None
 
 
 def latest_blessed(registry, model: str) -> dict | None:

@@ -2,7 +2,7 @@
 
 The patch bodies are pure functions; `apply` sends them with the kubernetes
 client (in-cluster config, else the kubeconfig). Names come from
-`components.serving`, the params.env the manifests use too.
+`mlpipe.components.serving`, the params.env the manifests use too.
 - deployment: pin the TF Serving Deployment's init container to the version
   (MODEL_VERSION) and stamp the pod template, a rolling update with no downtime.
 - kserve: point the InferenceService at the registry prefix and roll a new
@@ -12,8 +12,8 @@ client (in-cluster config, else the kubeconfig). Names come from
 
 from __future__ import annotations
 
-from components.errors import UserInputError
-from components.serving import ServingNames
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.serving import ServingNames
 
 VERSION_ANNOTATION = "mlpipe.io/model-version"
 SYNC_CONTAINER = "sync-model"

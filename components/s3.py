@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
-from components.errors import UserInputError
+from mlpipe.components.errors import UserInputError
 
 ENDPOINT = "MLPIPE_S3_ENDPOINT"
 ACCESS_KEY = "MLPIPE_S3_ACCESS_KEY"
@@ -49,3 +49,23 @@ def client_from_env(environ: Mapping[str, str]):
         secure=secure,
         region=environ.get(REGION) or None,
     )
+
+
+def upload_files(files: list[str], destination: str, environ: Mapping[str, str]) -> list[str]:
+    """Put local files under an `s3://bucket/prefix/`; returns their URIs. Checks every file first."""
+    from pathlib import Path
+
+    bucket, prefix = split_uri(destination)
+    paths = [Path(f) for f in files]
+    for path in paths:
+        if not path.is_file():
+            raise UserInputError(f"cannot upload {path}: not a file")
+    client = client_from_env(environ)
+    if not client.bucket_exists(bucket):
+        raise UserInputError(f"bucket '{bucket}' does not exist at {environ.get(ENDPOINT)}")
+    uris = []
+    for path in paths:
+        key = f"{prefix.rstrip('/')}/{path.name}" if prefix else path.name
+        client.fput_object(bucket, key, str(path))
+        uris.append(f"s3://{bucket}/{key}")
+    return uris

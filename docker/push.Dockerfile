@@ -34,7 +34,8 @@ RUN set -eu; \
 
 # ---- project: the mlpipe package (small layer, rebuilt on code changes) -----
 FROM deps AS project
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml /src/
+COPY mlpipe /src/mlpipe
 COPY components /src/components
 COPY pipelines /src/pipelines
 RUN set -eu; \
@@ -53,13 +54,10 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     PYTHONDONTWRITEBYTECODE=1
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=project /opt/project/ /opt/venv/
-WORKDIR /app
-COPY pyproject.toml README.md /app/
-COPY components /app/components
-COPY pipelines /app/pipelines
-COPY configs /app/configs
-# Serving names: components/serving.py reads them relative to /app, as in a checkout.
-COPY manifests/base/params.env /app/manifests/base/params.env
+# Code and dependencies only: the dataset config is a run parameter and data is s3://,
+# so nothing of a checkout (configs, data, manifests) is in the image. The tag is a hash
+# of what this file copies (components/images.py).
+WORKDIR /home/mlpipe
 USER 1000:1000
 
 ARG VERSION=0.1.0

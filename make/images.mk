@@ -37,7 +37,7 @@ base-image: docker-engine ## Build the debootstrap Python 3.11 base image (machi
 
 images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Build the tf and push images, tagged from components/images.py
 	@set -euo pipefail; \
-	read -r tf_tag push_tag version < <($(IMAGES_PY) -c 'from components.images import TF_IMAGE, PUSH_IMAGE, VERSION; print(TF_IMAGE, PUSH_IMAGE, VERSION)'); \
+	read -r tf_tag push_tag version < <($(IMAGES_PY) components/images.py); \
 	[ -n "$$version" ] || { echo "could not read image tags from components/images.py" >&2; exit 1; }; \
 	args=($(DOCKER_BUILD_FLAGS) --network "$(DOCKER_NETWORK)" --build-arg VERSION="$$version" \
 	      --build-arg REVISION="$(IMAGE_REVISION)" --build-arg SOURCE="$(IMAGE_SOURCE)"); \

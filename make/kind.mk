@@ -27,8 +27,10 @@ kind_param = $(shell sed -n 's/^$(1)=//p' manifests/base/params.env)
 SERVING_NAMESPACE := $(call kind_param,SERVING_NAMESPACE)
 SERVING_SERVICE   := $(call kind_param,SERVING_SERVICE)
 MODEL_NAME        := $(call kind_param,MODEL_NAME)
+REGISTRY_BUCKET   := $(call kind_param,REGISTRY_BUCKET)
+CREDENTIALS_SECRET := $(call kind_param,CREDENTIALS_SECRET)
 
-.PHONY: kind-up kind-mirror deploy kind-load port-forward submit predict kind-down render
+.PHONY: kind-up kind-mirror deploy kind-load kind-upload port-forward submit predict kind-down render
 
 # $(call kind_require,tools...): stop with the list of missing tools.
 define kind_require
@@ -94,7 +96,7 @@ deploy: ## Apply the kind overlay (MinIO, bucket Job, TF Serving, pusher RBAC) a
 
 kind-load: ## Push the pipeline images built by `make images` into the local registry
 	$(call kind_require,docker)
-	@images="$$($(KIND_PY) -c 'from components.images import TF_IMAGE, PUSH_IMAGE; print(TF_IMAGE, PUSH_IMAGE)')" || exit 1; \
+	@images="$$($(KIND_PY) components/images.py | cut -d' ' -f1,2)" || exit 1; \
 	for image in $$images; do \
 	  case "$$image" in \
 	    localhost:$(KIND_REGISTRY_PORT)/*) ;; \
@@ -103,6 +105,13 @@ kind-load: ## Push the pipeline images built by `make images` into the local reg
 	  docker image inspect $$image >/dev/null 2>&1 || { echo "make kind-load: no local image $$image; build it with 'make images'" >&2; exit 1; }; \
 	  docker push $$image || exit 1; \
 	done
+
+kind-upload: ## Upload the bundled Adult CSVs to the cluster's MinIO (s3://<REGISTRY_BUCKET>/datasets/adult/), where configs/adult-cluster.yaml reads them
+	$(call kind_require,kubectl base64)
+	$(call kind_require_cluster)
+	@key() { $(KIND_KUBECTL) -n $(SERVING_NAMESPACE) get secret $(CREDENTIALS_SECRET) -o jsonpath="{.data.$$1}" | base64 -d; }; \
+	MLPIPE_S3_ENDPOINT=localhost:9000 MLPIPE_S3_ACCESS_KEY="$$(key AWS_ACCESS_KEY_ID)" MLPIPE_S3_SECRET_KEY="$$(key AWS_SECRET_ACCESS_KEY)" \
+	  $(VENV)/bin/mlpipe upload data/adult/adult.data.csv.gz data/adult/adult.test.csv.gz s3://$(REGISTRY_BUCKET)/datasets/adult/
 
 port-forward: ## Forward the KFP UI/API (:8080), MinIO console (:9001) and TF Serving gRPC (:8500); Ctrl-C stops
 	$(call kind_require,kubectl)

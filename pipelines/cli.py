@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from components.errors import UserInputError
+from mlpipe.components.errors import UserInputError
 
 DEFAULT_CONFIG = "configs/adult.yaml"
+DEFAULT_CLUSTER_CONFIG = "configs/adult-cluster.yaml"
+DEFAULT_PACKAGE = "build/training_pipeline.yaml"
 
 
 def _print_summary_table(summary: dict) -> None:
@@ -38,16 +40,18 @@ def _print_summary_table(summary: dict) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.local_run import run_pipeline
+    if args.package:
+        summary, run_dir = _run_package(args)
+    else:
+        from mlpipe.pipelines.local_run import run_pipeline
 
-    arguments = {}
-    if args.train_data:
-        arguments["train_data"] = str(Path(args.train_data).resolve())
-    if args.eval_data:
-        arguments["eval_data"] = str(Path(args.eval_data).resolve())
-    summary, run_dir = run_pipeline(
-        args.config, runs_root=args.output, runner=args.runner, arguments=arguments
-    )
+        arguments = {}
+        for key, value in (("train_data", args.train_data), ("eval_data", args.eval_data)):
+            if value:
+                arguments[key] = value if value.startswith("s3://") else str(Path(value).resolve())
+        summary, run_dir = run_pipeline(
+            args.config, runs_root=args.output, runner=args.runner, arguments=arguments
+        )
     _print_summary_table(summary)
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
     for path in summary.get("reports", {}).values():
@@ -55,8 +59,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary["status"] == "succeeded" else 1
 
 
+def _run_package(args: argparse.Namespace):
+    """The compiled IR in the images, given what a pod gets (see pipelines/container_run.py)."""
+    import os
+
+    from mlpipe.components.config import config_from_dict, load_config
+    from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY
+    from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
+    from mlpipe.pipelines.container_run import run_package
+    from mlpipe.pipelines.submit import cluster_arguments, package_config
+
+    params = {k: v for k, v in (("train_data", args.train_data), ("eval_data", args.eval_data)) if v}
+    config = (
+        load_config(args.config, check_data=False)
+        if args.config
+        else config_from_dict(package_config(args.package), args.package)
+    )
+    secret = {
+        ACCESS_KEY_ID_KEY: os.environ.get(ACCESS_KEY, ""),
+        SECRET_ACCESS_KEY_KEY: os.environ.get(SECRET_KEY, ""),
+    }
+    overrides = {ENDPOINT: os.environ[ENDPOINT]} if os.environ.get(ENDPOINT) else {}
+    return run_package(
+        args.package,
+        args.output,
+        cluster_arguments(config, params),
+        {load_serving_names().credentials_secret: secret},
+        overrides,
+    )
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
-    from pipelines.data_checks import generate_schema
+    from mlpipe.pipelines.data_checks import generate_schema
 
     if not args.write:
         print("nothing written: pass --write to (re)generate the curated schema", file=sys.stderr)
@@ -68,7 +102,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from pipelines.data_checks import validate_batch
+    from mlpipe.pipelines.data_checks import validate_batch
 
     output = Path(
         args.output or Path(args.runs) / "validations" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -87,20 +121,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from pipelines.submit import compile_pipeline
+    from mlpipe.components.config import load_config
+    from mlpipe.pipelines.submit import compile_components, compile_pipeline
 
-    print(f"wrote {compile_pipeline(args.output)}")
+    config = load_config(args.config, check_data=False)
+    print(f"wrote {compile_pipeline(config, args.output, for_cluster=not args.local)}")
+    if args.components:
+        for path in compile_components():
+            print(f"wrote {path}")
     return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from components.serving import load_serving_names
-    from pipelines.submit import compile_pipeline, parse_params, submit
+    from mlpipe.components.config import load_config
+    from mlpipe.components.serving import load_serving_names
+    from mlpipe.pipelines.submit import cluster_arguments, compile_pipeline, parse_params, submit
 
-    package = Path(args.package) if args.package else compile_pipeline("build/training_pipeline.yaml")
     names = load_serving_names()
-    # On a cluster the registry is the object store; a pod's directory would vanish with it.
-    params = {"registry_uri": f"s3://{names.registry_bucket}", **parse_params(args.param)}
+    params = parse_params(args.param)
+    if args.config or not args.package:
+        config = load_config(args.config or DEFAULT_CLUSTER_CONFIG, check_data=False)
+        params = cluster_arguments(config, params)
+        package = Path(args.package) if args.package else compile_pipeline(config, DEFAULT_PACKAGE)
+    else:
+        package = Path(args.package)
     url = submit(
         args.host,
         package,
@@ -115,14 +159,24 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upload(args: argparse.Namespace) -> int:
+    import os
+
+    from mlpipe.components.s3 import upload_files
+
+    for uri in upload_files(args.files, args.destination, os.environ):
+        print(f"uploaded {uri}")
+    return 0
+
+
 def _registry_for(config_path: str, registry: str | None):
     import os
 
-    from components.config import load_config
-    from components.registry import open_registry
+    from mlpipe.components.config import load_config
+    from mlpipe.components.registry import open_registry
 
     config = load_config(config_path, check_data=False)
-    return config, open_registry(registry or config.resolve(config.registry.uri), os.environ)
+    return config, open_registry(registry or config.registry.uri, os.environ)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -145,8 +199,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from components.rollout import rollback
-    from components.serving import load_serving_names
+    from mlpipe.components.rollout import rollback
+    from mlpipe.components.serving import load_serving_names
 
     config, registry = _registry_for(args.config, args.registry)
     target = args.target or config.serving.target
@@ -164,9 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the training pipeline locally (kfp.local)")
-    run.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
+    run.add_argument("--config", help=f"dataset config YAML (default: {DEFAULT_CONFIG})")
     run.add_argument(
         "--output", default="runs", help="runs root; each run gets a folder, `latest` links the newest"
+    )
+    run.add_argument(
+        "--package",
+        help="run this compiled IR (what `mlpipe submit` sends) in the images, as on a cluster; "
+        "config: --config when given, else the package's; credentials and endpoint from MLPIPE_S3_*",
     )
     run.add_argument(
         "--runner", choices=["subprocess", "docker"], default="subprocess", help="kfp.local runner"
@@ -192,11 +251,30 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     compile_ = sub.add_parser("compile", help="compile the training pipeline to KFP IR YAML")
-    compile_.add_argument("--output", default="build/training_pipeline.yaml", help="IR YAML to write")
+    compile_.add_argument(
+        "--config",
+        default=DEFAULT_CLUSTER_CONFIG,
+        help="dataset config: the default of the `config` run parameter",
+    )
+    compile_.add_argument("--output", default=DEFAULT_PACKAGE, help="IR YAML to write")
+    compile_.add_argument(
+        "--local", action="store_true", help="allow local paths in the config (kfp.local runs, not a cluster)"
+    )
+    compile_.add_argument(
+        "--components", action="store_true", help="also write components/<stage>/component.yaml"
+    )
     compile_.set_defaults(func=cmd_compile)
+
+    upload = sub.add_parser("upload", help="upload local files to an s3:// prefix (MLPIPE_S3_* credentials)")
+    upload.add_argument("files", nargs="+", help="local files")
+    upload.add_argument("destination", help="s3://bucket/prefix/")
+    upload.set_defaults(func=cmd_upload)
 
     submit = sub.add_parser("submit", help="submit the pipeline to a Kubeflow Pipelines endpoint")
     submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    submit.add_argument(
+        "--config", help=f"dataset config sent as the run's `config` (default: {DEFAULT_CLUSTER_CONFIG})"
+    )
     submit.add_argument("--package", help="compiled IR YAML (default: compile now)")
     submit.add_argument("--experiment", default="mlpipe", help="experiment name")
     submit.add_argument("--run-name", help="run name")

@@ -13,13 +13,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from components.artifacts import SERVING, TRAINING, load_schema, load_statistics
-from components.config import DatasetConfig, load_config
-from components.errors import UserInputError
-from components.ingest.core import EVAL, TRAIN, ingest
-from components.schema.core import curated_schema, write_schema
-from components.statistics.core import compute_statistics
-from components.validate.core import ValidationResult, validate_statistics, write_outputs
+from mlpipe.components.artifacts import SERVING, TRAINING, load_schema, load_statistics, parse_schema
+from mlpipe.components.config import DatasetConfig, load_config
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.ingest.core import EVAL, TRAIN, ingest
+from mlpipe.components.schema.core import infer_schema, write_schema
+from mlpipe.components.statistics.core import compute_statistics
+from mlpipe.components.validate.core import ValidationResult, validate_statistics, write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,15 @@ BATCH = "batch"
 def generate_schema(config_path: str, output: str | None = None) -> Path:
     """Infer and curate a schema from the config's train data; writes `schema_path` (or `output`)."""
     config = load_config(config_path)
-    target = Path(output) if output else Path(config.resolve(config.schema_path or "schema.pbtxt"))
+    target = (
+        Path(output)
+        if output
+        else Path(config.schema_path or Path(config_path).resolve().parent / "schema.pbtxt")
+    )
     with tempfile.TemporaryDirectory(prefix="mlpipe-schema-") as tmp:
-        ingest(config, Path(tmp) / "examples", os.environ, sources={TRAIN: config.resolve(config.data.train)})
+        ingest(config, Path(tmp) / "examples", os.environ, sources={TRAIN: config.data.train})
         compute_statistics(Path(tmp) / "examples", Path(tmp) / "statistics")
-        schema = curated_schema(load_statistics(Path(tmp) / "statistics", TRAIN), config)
+        schema = infer_schema(load_statistics(Path(tmp) / "statistics", TRAIN), config)
     write_schema(schema, target)
     return target
 
@@ -64,9 +68,11 @@ def baseline_statistics_dir(runs_root: str | Path, run_dir: str | Path | None) -
 
 
 def _schema_for(config: DatasetConfig, baseline_stats: Path):
+    if config.schema_pbtxt:
+        return parse_schema(config.schema_pbtxt, f"{config.name}: schema_pbtxt")
     if config.schema_path:
-        return load_schema(config.resolve(config.schema_path))
-    return curated_schema(load_statistics(baseline_stats, TRAIN), config)
+        return load_schema(config.schema_path)
+    return infer_schema(load_statistics(baseline_stats, TRAIN), config)
 
 
 def validate_batch(

@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from components.atomic import atomic_write_text
+from mlpipe.components.atomic import atomic_write_text
+from mlpipe.components.config import DatasetConfig, load_config, with_overrides
+from mlpipe.components.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +177,6 @@ def point_latest(root: Path, run_dir: Path) -> None:
     os.replace(tmp, latest)
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 # KFP names artifact files after their outputs, without extensions; a browser then shows the
 # HTML as text. The run directory gets copies that open by double-click.
 REPORT_NAMES = {
@@ -199,25 +199,19 @@ def collect_reports(artifacts: dict[str, str], reports_dir: Path) -> dict[str, s
     return copied
 
 
-def docker_arguments(config_path: str, runs_root: Path, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as the containers see them: DockerRunner mounts only the pipeline root
-    (here the runs root), and the images carry the repo's configs at /app."""
-    from components.errors import UserInputError
+def docker_config(config: DatasetConfig, runs_root: Path) -> DatasetConfig:
+    """The config as the containers see it: DockerRunner mounts only the pipeline root (here
+    the runs root), so local data must lie under it, and a local registry moves into it."""
+    from mlpipe.components.config import RegistryConfig
 
-    config = Path(config_path).resolve()
-    if not config.is_relative_to(REPO_ROOT):
-        raise UserInputError(
-            f"--runner docker uses the configs baked into the image; {config} is not under {REPO_ROOT}"
-        )
-    for key in ("train_data", "eval_data", "baseline_statistics"):
-        value = arguments.get(key, "")
+    for key, value in (("data.train", config.data.train), ("data.eval", config.data.eval)):
         if value and not value.startswith("s3://") and not Path(value).resolve().is_relative_to(runs_root):
-            raise UserInputError(f"--runner docker sees only {runs_root}: move {value} there or use s3://")
-    return {
-        "registry_uri": str(runs_root / "registry"),
-        **arguments,
-        "config_path": str(config.relative_to(REPO_ROOT)),
-    }
+            raise UserInputError(
+                f"--runner docker sees only {runs_root}: {key} {value} must lie under it or be s3://"
+            )
+    if not config.registry.uri.startswith("s3://"):
+        config = config.model_copy(update={"registry": RegistryConfig(uri=str(runs_root / "registry"))})
+    return config
 
 
 def run_pipeline(
@@ -225,19 +219,25 @@ def run_pipeline(
     runs_root: str | Path = "runs",
     runner: str = "subprocess",
     arguments: dict[str, Any] | None = None,
-    pipeline=None,
 ) -> tuple[dict, Path]:
-    """Run the training pipeline (or `pipeline`) locally; returns the summary and the run directory."""
+    """Run the training pipeline locally; returns the summary and the run directory.
+
+    `arguments` are run parameters besides the config (`train_data`, `enable_tuning`, ...).
+    """
     from kfp import local
 
-    from pipelines.training import training_pipeline
+    from mlpipe.components.serving import load_serving_names
+    from mlpipe.pipelines.training import build_pipeline
 
+    arguments = dict(arguments or {})
+    config = with_overrides(
+        load_config(config_path), train=arguments.pop("train_data", ""), eval=arguments.pop("eval_data", "")
+    )
     runs_root = Path(runs_root).resolve()
     run_dir = new_run_dir(runs_root)
-    args = {"config_path": str(Path(config_path).resolve()), **(arguments or {})}
     if runner == "docker":
         backend = local.DockerRunner()
-        args = docker_arguments(config_path, runs_root, args)
+        config = docker_config(config, runs_root)
         pipeline_root = runs_root  # mounted into every container: artifacts, inputs and the registry
         runs_root.chmod(0o777)  # the images run as uid 1000
     elif runner == "subprocess":
@@ -246,12 +246,25 @@ def run_pipeline(
     else:
         raise ValueError(f"unknown runner {runner!r}; expected 'subprocess' or 'docker'")
     local.init(runner=backend, pipeline_root=str(pipeline_root), raise_on_error=False)
-    pipeline = pipeline or training_pipeline
-    args = {k: v for k, v in args.items() if k in pipeline.component_spec.inputs}
+    pipeline = build_pipeline(config, load_serving_names())
+    args = {"config": config.run_input(), **arguments}
+    unknown = sorted(set(args) - set(pipeline.component_spec.inputs))
+    if unknown:
+        raise UserInputError(f"unknown pipeline parameter '{unknown[0]}'")
+    summary = run_and_summarize(pipeline, args, run_dir, str(config_path), docker=runner == "docker")
+    summary["runner"] = runner
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    point_latest(runs_root, run_dir)
+    return summary, run_dir
+
+
+def run_and_summarize(pipeline, args: dict[str, Any], run_dir: Path, config_label: str, docker: bool) -> dict:
+    """Call a pipeline (or a component loaded from compiled IR) under kfp.local and summarize it.
+    kfp.local must be initialized; `docker`: the images' user (uid 1000) writes where kfp.local
+    makes folders, so no umask while it runs."""
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
-    # In containers the images' user (uid 1000) writes where kfp.local makes dirs: no umask then.
-    umask = os.umask(0o000) if runner == "docker" else None
+    umask = os.umask(0o000) if docker else None
     try:
         with record_stages(records), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
@@ -259,9 +272,6 @@ def run_pipeline(
     finally:
         if umask is not None:
             os.umask(umask)
-    summary = build_summary(records, run_dir, args["config_path"], time.perf_counter() - start)
-    summary["runner"] = runner
+    summary = build_summary(records, run_dir, config_label, time.perf_counter() - start)
     summary["reports"] = collect_reports(summary.get("artifacts", {}), run_dir / "reports")
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    point_latest(runs_root, run_dir)
-    return summary, run_dir
+    return summary

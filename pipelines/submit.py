@@ -1,4 +1,10 @@
-"""Compile the training pipeline to KFP IR and submit it to a Kubeflow Pipelines endpoint."""
+"""Compile the training pipeline to KFP IR and submit it to a Kubeflow Pipelines endpoint.
+
+What is compiled and sent must run in a pod that has nothing of this machine:
+the config travels as the `config` run parameter, and every location in it
+must be an object-store URI (`check_for_cluster`), checked here before
+anything is written or sent.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,65 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from mlpipe.components.config import DatasetConfig, check_for_cluster, config_from_dict, with_overrides
+from mlpipe.components.errors import UserInputError
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "MLPIPE_KFP_TOKEN"  # bearer token (e.g. a ServiceAccount token or an OIDC id token)
 COOKIE_ENV = "MLPIPE_KFP_COOKIE"  # session cookie of an authenticated Kubeflow (e.g. authservice_session=...)
+STAGES = ("ingest", "statistics", "schema", "validate", "tune", "train", "evaluate", "infra_validate", "push")
+COMPONENTS_DIR = Path(__file__).resolve().parents[1] / "components"
 
 
-def compile_pipeline(output: str | Path) -> Path:
+def compile_pipeline(config: DatasetConfig, output: str | Path, for_cluster: bool = True) -> Path:
+    """Compile the pipeline with `config` as the default of its `config` run parameter."""
     from kfp import compiler
 
-    from pipelines.training import training_pipeline
+    from mlpipe.components.serving import load_serving_names
+    from mlpipe.pipelines.training import build_pipeline
 
+    if for_cluster:
+        check_for_cluster(config)
+    pipeline = build_pipeline(config, load_serving_names())
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(training_pipeline, str(output))
+    compiler.Compiler().compile(pipeline, str(output))
     return output
+
+
+def compile_components(folder: str | Path = COMPONENTS_DIR) -> list[Path]:
+    """Each stage's spec as `<folder>/<stage>/component.yaml`, for `load_component_from_file`."""
+    import importlib
+
+    from kfp import compiler
+
+    written = []
+    for stage in STAGES:
+        module = importlib.import_module(f"mlpipe.components.{stage}.component")
+        target = Path(folder) / stage / "component.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        compiler.Compiler().compile(getattr(module, stage), str(target))
+        written.append(target)
+    return written
+
+
+def package_config(package: str | Path) -> dict:
+    """The default of a compiled package's `config` parameter."""
+    try:
+        spec = next(yaml.safe_load_all(Path(package).read_text()))
+        return spec["root"]["inputDefinitions"]["parameters"]["config"]["defaultValue"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise UserInputError(f"{package}: not a compiled mlpipe pipeline ({exc})") from None
+
+
+def cluster_arguments(config: DatasetConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """Run arguments for a cluster: the config (with the data overrides applied) checked, then sent."""
+    effective = with_overrides(config, train=params.get("train_data", ""), eval=params.get("eval_data", ""))
+    check_for_cluster(effective)
+    return {**params, "config": config.run_input()}
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -30,7 +80,9 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param expects key=value, got {pair!r}")
+            raise UserInputError(f"--param expects key=value, got {pair!r}")
+        if key in ("config", "serving_names"):
+            raise UserInputError(f"--param {key}: pass the config file with --config instead")
         params[key] = {"true": True, "false": False}.get(value.lower(), value)
     return params
 
@@ -58,6 +110,8 @@ def submit(
     environ=os.environ,
 ) -> str:
     """Start a run (or a recurring run) from a compiled package; returns the URL to open."""
+    if "config" not in params:
+        params = cluster_arguments(config_from_dict(package_config(package), f"{package}"), params)
     kfp_client = client(host, namespace, environ)
     base = host.rstrip("/")
     if recurring_cron:

@@ -1,100 +1,115 @@
 """The training pipeline, top to bottom as its DAG.
 
-ingest -> statistics -> schema -> validate -> tune -> train -> evaluate -> infra_validate -> push
+ingest -> statistics -> schema -> validate -> validation_gate -> tune -> train
+       -> evaluate -> infra_validate -> push
 
-Gates live inside the stages (validate fails the run on bad data; push skips an
-unblessed model and says why), because kfp.local runs no dsl.If.
+The dataset config is the run parameter `config` (a mapping, shown in the KFP
+UI and part of every task's cache key); `build_pipeline` bakes a config file's
+content in as its default. Checking stages always succeed and upload their
+reports; `validation_gate` stops a run on rejected data, and push skips an
+unblessed model and says why, as TFX's Pusher does (kfp.local runs no dsl.If).
 """
+
+import dataclasses
 
 from kfp import dsl
 
-from components.evaluate.component import evaluate
-from components.infra_validate.component import infra_validate
-from components.ingest.component import ingest
-from components.push.component import push
-from components.schema.component import schema
-from components.statistics.component import statistics
-from components.train.component import train
-from components.tune.component import tune
-from components.validate.component import validate
-from pipelines.platform import object_store_access, resources, training_placement
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.evaluate.component import evaluate
+from mlpipe.components.infra_validate.component import infra_validate
+from mlpipe.components.ingest.component import ingest
+from mlpipe.components.push.component import push
+from mlpipe.components.schema.component import schema
+from mlpipe.components.serving import ServingNames
+from mlpipe.components.statistics.component import statistics
+from mlpipe.components.train.component import train
+from mlpipe.components.tune.component import tune
+from mlpipe.components.validate.component import validate, validation_gate
+from mlpipe.pipelines.platform import object_store_access, resources, training_placement
 
 PIPELINE_NAME = "mlpipe-training"
 
 
-@dsl.pipeline(
-    name=PIPELINE_NAME, description="Tabular training with data validation, fairness gate and push."
-)
-def training_pipeline(
-    config_path: str = "configs/adult.yaml",
-    train_data: str = "",
-    eval_data: str = "",
-    baseline_statistics: str = "",
-    enable_tuning: bool = True,
-    registry_uri: str = "",
-    use_baseline: bool = True,
-    serving_target: str = "",
-):
-    """Args: config_path (in the image on a cluster), data overrides (path or s3://), baseline
-    statistics dir, tuning switch, registry (dir or s3://bucket), baseline switch, serving target."""
-    ingest_task = ingest(config_path=config_path, train_data=train_data, eval_data=eval_data)
-    ingest_task.set_display_name("ingest")
-    object_store_access(resources(ingest_task, "data"))
+def build_pipeline(config: DatasetConfig, names: ServingNames):
+    """The training pipeline with `config` (its run input) and the serving names as defaults."""
+    default_config = config.run_input()
+    default_names = dataclasses.asdict(names)
 
-    statistics_task = statistics(examples=ingest_task.outputs["examples"])
-    resources(statistics_task.set_display_name("statistics"), "data")
-
-    schema_task = schema(config_path=config_path, statistics=statistics_task.outputs["statistics"])
-    resources(schema_task.set_display_name("schema"), "small")
-
-    validate_task = validate(
-        config_path=config_path,
-        statistics=statistics_task.outputs["statistics"],
-        schema=schema_task.outputs["schema"],
-        baseline_statistics=baseline_statistics,
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="Tabular training with data validation, fairness-gated evaluation and push.",
     )
-    resources(validate_task.set_display_name("validate"), "data")
+    def training_pipeline(
+        config: dict = default_config,
+        serving_names: dict = default_names,
+        train_data: str = "",
+        eval_data: str = "",
+        enable_tuning: bool = True,
+        use_baseline: bool = True,
+    ):
+        """Args: config (the dataset config mapping), serving_names (params.env of the manifests),
+        train/eval data overrides (s3:// on a cluster), tuning switch, registry baseline switch."""
+        ingest_task = ingest(config=config, train_data=train_data, eval_data=eval_data)
+        object_store_access(resources(ingest_task.set_display_name("ingest"), "data"))
 
-    tune_task = tune(
-        config_path=config_path, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning
-    )
-    tune_task.after(validate_task)
-    training_placement(resources(tune_task.set_display_name("tune"), "train"))
+        statistics_task = statistics(examples=ingest_task.outputs["examples"])
+        resources(statistics_task.set_display_name("statistics"), "data")
 
-    train_task = train(
-        config_path=config_path,
-        examples=ingest_task.outputs["examples"],
-        schema=schema_task.outputs["schema"],
-        hyperparameters=tune_task.outputs["hyperparameters"],
-    )
-    training_placement(resources(train_task.set_display_name("train"), "train"))
+        schema_task = schema(config=config, statistics=statistics_task.outputs["statistics"])
+        resources(schema_task.set_display_name("schema"), "small")
 
-    evaluate_task = evaluate(
-        config_path=config_path,
-        model=train_task.outputs["model"],
-        examples=ingest_task.outputs["examples"],
-        registry_uri=registry_uri,
-        use_baseline=use_baseline,
-    )
-    # The baseline is whatever the registry holds now: never reuse a cached verdict.
-    evaluate_task.set_display_name("evaluate").set_caching_options(False)
-    object_store_access(resources(evaluate_task, "data"))
+        validate_task = validate(
+            config=config,
+            statistics=statistics_task.outputs["statistics"],
+            schema=schema_task.outputs["schema"],
+            use_baseline=use_baseline,
+        )
+        # The drift baseline is whatever model serves now: never reuse a cached verdict.
+        validate_task.set_display_name("validate").set_caching_options(False)
+        object_store_access(resources(validate_task, "data"))
 
-    infra_task = infra_validate(
-        config_path=config_path, model=train_task.outputs["model"], examples=ingest_task.outputs["examples"]
-    )
-    resources(infra_task.set_display_name("infra_validate"), "small")
+        gate_task = validation_gate(anomalies=validate_task.outputs["anomalies"])
+        resources(gate_task.set_display_name("validation_gate"), "small").set_caching_options(False)
 
-    push_task = push(
-        config_path=config_path,
-        model=train_task.outputs["model"],
-        blessing=evaluate_task.outputs["blessing"],
-        infra_blessing=infra_task.outputs["infra_blessing"],
-        registry_uri=registry_uri,
-        serving_target=serving_target,
-        run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-    )
-    push_task.set_display_name("push").set_caching_options(False).set_retry(
-        num_retries=2, backoff_duration="30s"
-    )
-    object_store_access(resources(push_task, "small"))
+        tune_task = tune(config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
+        tune_task.after(gate_task)
+        training_placement(resources(tune_task.set_display_name("tune"), "train"))
+
+        train_task = train(
+            config=config,
+            examples=ingest_task.outputs["examples"],
+            schema=schema_task.outputs["schema"],
+            hyperparameters=tune_task.outputs["hyperparameters"],
+        )
+        training_placement(resources(train_task.set_display_name("train"), "train"))
+
+        evaluate_task = evaluate(
+            config=config,
+            model=train_task.outputs["model"],
+            examples=ingest_task.outputs["examples"],
+            use_baseline=use_baseline,
+        )
+        # The baseline is whatever the registry holds now: never reuse a cached verdict.
+        evaluate_task.set_display_name("evaluate").set_caching_options(False)
+        object_store_access(resources(evaluate_task, "data"))
+
+        infra_task = infra_validate(
+            config=config, model=train_task.outputs["model"], examples=ingest_task.outputs["examples"]
+        )
+        resources(infra_task.set_display_name("infra_validate"), "small")
+
+        push_task = push(
+            config=config,
+            serving_names=serving_names,
+            model=train_task.outputs["model"],
+            statistics=statistics_task.outputs["statistics"],
+            blessing=evaluate_task.outputs["blessing"],
+            infra_blessing=infra_task.outputs["infra_blessing"],
+            run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        )
+        push_task.set_display_name("push").set_caching_options(False).set_retry(
+            num_retries=2, backoff_duration="30s"
+        )
+        object_store_access(resources(push_task, "small"))
+
+    return training_pipeline

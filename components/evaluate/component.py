@@ -3,15 +3,14 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Markdown, Metrics, Model, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def evaluate(
-    config_path: str,
+    config: dict,
     model: Input[Model],
     examples: Input[Dataset],
-    registry_uri: str,
     use_baseline: bool,
     evaluation: Output[Artifact],
     blessing: Output[Artifact],
@@ -23,12 +22,11 @@ def evaluate(
     """Sliced TFMA evaluation with Fairness Indicators; value, change and fairness gates -> blessing.
 
     Args:
-        config_path: Dataset config YAML: slices, `evaluation` thresholds and fairness gates.
+        config: Dataset config mapping (the run parameter): slices, `evaluation` thresholds and fairness gates.
         model: The trained model (`saved_model/`, `model_metadata.json`).
         examples: Ingested examples; metrics are computed on `Split-eval`.
-        registry_uri: Model registry (directory or s3://bucket/prefix); empty uses the config's.
-            Its latest blessed version is the baseline for change thresholds.
-        use_baseline: Compare with the registry's latest blessed model when one exists.
+        use_baseline: Compare with the latest blessed model in the config's `registry.uri`
+            (change thresholds) when one exists.
         evaluation: TFMA output directory, loadable with `tfma.load_eval_result`.
         blessing: `blessing.json`: `{blessed, reasons[], fairness_checks, baseline}`.
         metrics: Overall metrics (AUC, AUC-PR, accuracy, precision, recall, calibration, count).
@@ -38,14 +36,14 @@ def evaluate(
     """
     import os
 
-    from components.config import load_config
-    from components.evaluate.core import evaluate, find_baseline, write_reports
-    from components.evaluate.results import confusion_at, roc_curve
-    from components.runtime import setup_logging
+    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.evaluate.core import evaluate, find_baseline, write_reports
+    from mlpipe.components.evaluate.results import confusion_at, roc_curve
+    from mlpipe.components.runtime import setup_logging
 
     setup_logging()
-    config = load_config(config_path, check_data=False)
-    baseline, baseline_dir = find_baseline(config, registry_uri, os.environ) if use_baseline else (None, None)
+    config = config_from_dict(config)
+    baseline, baseline_dir = find_baseline(config, os.environ) if use_baseline else (None, None)
     result = evaluate(config, model.path, examples.path, evaluation.path, baseline, baseline_dir)
     write_reports(
         config, result, os.path.join(blessing.path, "blessing.json"), fairness_report.path, model_card.path

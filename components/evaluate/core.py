@@ -12,8 +12,8 @@ import json
 import logging
 from pathlib import Path
 
-from components.config import DatasetConfig
-from components.evaluate.results import (
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.evaluate.results import (
     CANDIDATE,
     OVERALL,
     confusion_points,
@@ -153,14 +153,18 @@ class Evaluation:
         )
 
 
-def find_baseline(config: DatasetConfig, registry_uri: str, environ) -> tuple[dict | None, Path | None]:
+def find_baseline(config: DatasetConfig, environ) -> tuple[dict | None, Path | None]:
     """The registry's latest blessed version (metadata, local copy), or (None, None) for a first model."""
-    from components.registry import latest_blessed, open_registry
+    from mlpipe.components.registry import latest_blessed, open_registry
 
-    registry = open_registry(registry_uri or config.resolve(config.registry.uri), environ)
+    registry = open_registry(config.registry.uri, environ)
     baseline = latest_blessed(registry, config.model_name)
     if baseline is None:
-        log.info("no blessed model in the registry: judging on absolute thresholds only")
+        log.warning(
+            "no blessed %s in the registry %s: judging on absolute thresholds only",
+            config.model_name,
+            config.registry.uri,
+        )
         return None, None
     log.info("baseline: %s version %s", config.model_name, baseline["version"])
     return baseline, registry.local_copy(config.model_name, baseline["version"])
@@ -173,8 +177,8 @@ def write_reports(
     html_path: str | Path,
     card_path: str | Path,
 ) -> None:
-    from components.atomic import atomic_write_text
-    from components.evaluate.report import render_html, render_model_card
+    from mlpipe.components.atomic import atomic_write_text
+    from mlpipe.components.evaluate.report import render_html, render_model_card
 
     atomic_write_text(blessing_file, json.dumps(result.verdict, indent=2))
     atomic_write_text(html_path, render_html(config, result.metrics, result.verdict))
@@ -192,8 +196,8 @@ def evaluate(
     baseline_dir: str | Path | None = None,
 ) -> Evaluation:
     """TFMA over the eval split (vs the baseline when given), then the gates; writes `output_dir` atomically."""
-    from components.atomic import atomic_dir
-    from components.evaluate.gates import blessing, fairness_checks
+    from mlpipe.components.atomic import atomic_dir
+    from mlpipe.components.evaluate.gates import blessing, fairness_checks
 
     model_dir = Path(model_dir)
     metadata_path = model_dir / "model_metadata.json"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from components.config import DatasetConfig
-from components.evaluate.results import OVERALL
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.evaluate.results import OVERALL
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,12 +3,12 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def infra_validate(
-    config_path: str,
+    config: dict,
     model: Input[Model],
     examples: Input[Dataset],
     infra_blessing: Output[Artifact],
@@ -17,7 +17,7 @@ def infra_validate(
     """Load the SavedModel in a fresh process and send canary requests through both signatures.
 
     Args:
-        config_path: Dataset config YAML (feature lists for the canaries).
+        config: Dataset config mapping (the run parameter): feature lists for the canaries).
         model: The trained model (`saved_model/`).
         examples: Ingested examples; canaries are eval rows with every feature present.
         infra_blessing: `infra_blessing.json`: `{blessed, reasons[], latency, canaries}`.
@@ -26,13 +26,13 @@ def infra_validate(
     import json
     import os
 
-    from components.atomic import atomic_write_text
-    from components.config import load_config
-    from components.infra_validate.core import infra_validate as run_infra_validate
-    from components.runtime import setup_logging
+    from mlpipe.components.atomic import atomic_write_text
+    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.infra_validate.core import infra_validate as run_infra_validate
+    from mlpipe.components.runtime import setup_logging
 
     setup_logging()
-    result = run_infra_validate(load_config(config_path, check_data=False), model.path, examples.path)
+    result = run_infra_validate(config_from_dict(config), model.path, examples.path)
     os.makedirs(infra_blessing.path, exist_ok=True)
     atomic_write_text(os.path.join(infra_blessing.path, "infra_blessing.json"), json.dumps(result, indent=2))
     for key, value in result["latency"].items():

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from components.config import DatasetConfig
-from components.examples import column_values, load_examples, read_split_records
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.examples import column_values, load_examples, read_split_records
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def infra_validate(config: DatasetConfig, model_dir: str | Path, examples_dir: s
         command = [
             sys.executable,
             "-m",
-            "components.infra_validate.probe",
+            "mlpipe.components.infra_validate.probe",
             str(saved_model),
             str(request_path),
             str(out_path),

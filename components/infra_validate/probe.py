@@ -1,6 +1,6 @@
 """Runs in a fresh process, as a model server would: load the SavedModel, send canaries, time them.
 
-Usage: python -m components.infra_validate.probe SAVED_MODEL CANARIES.json OUT.json
+Usage: python -m mlpipe.components.infra_validate.probe SAVED_MODEL CANARIES.json OUT.json
 """
 
 from __future__ import annotations

@@ -3,29 +3,29 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
-def ingest(config_path: str, train_data: str, eval_data: str, examples: Output[Dataset]):
+def ingest(config: dict, train_data: str, eval_data: str, examples: Output[Dataset]):
     """Read the dataset's CSV files and write them as tf.Examples.
 
     Args:
-        config_path: Dataset config YAML (a path inside the image on a cluster).
-        train_data: Overrides the config's train location (local path or s3://); empty keeps it.
-        eval_data: Overrides the config's eval location; empty keeps it.
+        config: Dataset config mapping (the run parameter): `data`, `csv`, `label`, `features`, `split`.
+        train_data: Overrides the config's `data.train` (s3:// on a cluster); empty keeps it.
+        eval_data: Overrides the config's `data.eval`; empty keeps it.
         examples: Directory with `Split-train/` and `Split-eval/`, GZIP TFRecord tf.Examples.
             Metadata: `train_rows`, `eval_rows`, `fingerprint` (sha256 of the input files).
     """
     import os
 
-    from components.config import load_config, with_data_overrides
-    from components.ingest.core import ingest as run_ingest
-    from components.runtime import setup_logging
+    from mlpipe.components.config import config_from_dict, with_overrides
+    from mlpipe.components.ingest.core import ingest as run_ingest
+    from mlpipe.components.runtime import setup_logging
 
     setup_logging()
-    config = with_data_overrides(load_config(config_path), train_data, eval_data)
-    result = run_ingest(config, examples.path, os.environ)
+    dataset = with_overrides(config_from_dict(config), train=train_data, eval=eval_data)
+    result = run_ingest(dataset, examples.path, os.environ)
     examples.metadata.update(
         {
             "train_rows": result.train_rows,

@@ -1,7 +1,7 @@
 """Ingest: CSV files (local or s3://) -> GZIP TFRecord tf.Examples, one folder per split.
 
 Runs without TensorFlow: tfx-bsl encodes the Arrow columns as tf.Examples and
-`components.tfrecord` writes the framing, which keeps this stage at pandas speed.
+`mlpipe.components.tfrecord` writes the framing, which keeps this stage at pandas speed.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from components.atomic import atomic_dir
-from components.config import DatasetConfig, check_columns
-from components.csv_source import fetch, read_csv, scratch_dir
-from components.errors import UserInputError
-from components.tfrecord import write_records
+from mlpipe.components.atomic import atomic_dir
+from mlpipe.components.config import DatasetConfig, check_columns
+from mlpipe.components.csv_source import fetch, read_csv, scratch_dir
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.tfrecord import write_records
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,9 @@ def ingest(
     """
     split_by_hash = sources is None and not config.data.eval
     if sources is None:
-        sources = {TRAIN: config.resolve(config.data.train)}
+        sources = {TRAIN: config.data.train}
         if config.data.eval:
-            sources[EVAL] = config.resolve(config.data.eval)
+            sources[EVAL] = config.data.eval
     frames: dict[str, pd.DataFrame] = {}
     digest = hashlib.sha256()
     with scratch_dir() as tmp:

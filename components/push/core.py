@@ -13,10 +13,10 @@ import logging
 import time
 from pathlib import Path
 
-from components.config import DatasetConfig
-from components.registry import now
-from components.rollout import roll_out
-from components.serving import ServingNames
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.registry import now
+from mlpipe.components.rollout import roll_out
+from mlpipe.components.serving import ServingNames
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,16 @@ def push_decision(blessing: dict, infra: dict) -> list[str]:
     return reasons
 
 
+def published_version(registry, model: str, identity: str | None, run_id: str) -> int | None:
+    """The version already published for this model (same training fingerprint) or by this run
+    (a retried push), so a retry or a rerun never publishes a second copy."""
+    for version in reversed(registry.versions(model)):
+        meta = registry.metadata(model, version)
+        if (identity and meta.get("training_fingerprint") == identity) or (run_id and meta.get("run_id") == run_id):
+            return version
+    return None
+
+
 def push(
     config: DatasetConfig,
     model_dir: str | Path,
@@ -43,16 +53,24 @@ def push(
     names: ServingNames,
     run_id: str = "",
     api=None,
+    statistics_dir: str | Path | None = None,
 ) -> dict:
-    """`{pushed, version, uri, reasons, serving, seconds}`."""
+    """`{pushed, version, uri, reasons, serving, seconds}`.
+
+    `statistics_dir` (the run's statistics) is published with the version, so later runs
+    and batches measure drift against the data the served model was trained on.
+    """
     reasons = push_decision(blessing, infra)
     if reasons:
         log.warning("not pushing: %s", "; ".join(reasons))
         return {"pushed": False, "version": None, "uri": None, "reasons": reasons}
     model_dir = Path(model_dir)
     model_metadata = json.loads((model_dir / "model_metadata.json").read_text())
+    identity = model_metadata.get("training_fingerprint")
+    existing = published_version(registry, config.model_name, identity, run_id)
     metadata = {
         "model_name": config.model_name,
+        "training_fingerprint": identity,
         "blessed": True,
         "pushed_at": now(),
         "run_id": run_id,
@@ -65,10 +83,16 @@ def push(
         "infra_latency": infra.get("latency"),
     }
     start = time.perf_counter()
-    version = registry.publish(config.model_name, model_dir / "saved_model", metadata)
+    if existing is not None:
+        version = existing
+        log.info("%s is already published as version %d: rolling that out", config.model_name, version)
+    else:
+        attachments = {"statistics": Path(statistics_dir)} if statistics_dir else None
+        version = registry.publish(config.model_name, model_dir / "saved_model", metadata, attachments)
     uri = registry.uri(config.model_name, version)
     upload_seconds = time.perf_counter() - start
-    log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
+    if existing is None:
+        log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
     serving = roll_out(target, names, version, uri, config.serving.canary_traffic_percent, api=api)
     registry.set_serving(config.model_name, version)
     return {
@@ -76,6 +100,7 @@ def push(
         "version": version,
         "uri": uri,
         "reasons": [],
+        "reused": existing is not None,
         "serving": serving,
         "upload_seconds": round(upload_seconds, 3),
     }

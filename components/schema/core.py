@@ -10,15 +10,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from components.artifacts import SCHEMA_FILE, SERVING, TRAINING, check_schema_matches, load_schema
-from components.atomic import atomic_dir, atomic_write_text
-from components.config import DatasetConfig
+from mlpipe.components.artifacts import (
+    SCHEMA_FILE,
+    SERVING,
+    TRAINING,
+    check_schema_matches,
+    load_schema,
+    parse_schema,
+)
+from mlpipe.components.atomic import atomic_dir, atomic_write_text
+from mlpipe.components.config import DatasetConfig
 
 log = logging.getLogger(__name__)
 
 
-def curated_schema(train_stats, config: DatasetConfig):
-    """Infer a schema from train statistics and curate it for this dataset."""
+def infer_schema(train_stats, config: DatasetConfig):
+    """Infer a schema from train statistics, with the curation a person would start from."""
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -53,12 +60,16 @@ def write_schema(schema, path: str | Path) -> None:
 
 def resolve_schema(config: DatasetConfig, train_stats, output_dir: str | Path) -> str:
     """Write the run's `schema.pbtxt` into `output_dir`; returns its origin (`curated:<path>` or `inferred`)."""
-    if config.schema_path:
-        source = config.resolve(config.schema_path)
+    if config.schema_pbtxt:
+        source = "the config's schema_pbtxt"
+        schema = parse_schema(config.schema_pbtxt, source)
+        origin = "curated"
+    elif config.schema_path:
+        source = config.schema_path
         schema = load_schema(source)
         origin = f"curated:{source}"
     else:
-        schema = curated_schema(train_stats, config)
+        schema = infer_schema(train_stats, config)
         source, origin = "inferred schema", "inferred"
     check_schema_matches(config, schema, source)
     with atomic_dir(output_dir) as out:

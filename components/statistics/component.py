@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -16,8 +16,8 @@ def statistics(examples: Input[Dataset], statistics: Output[Artifact], statistic
             Metadata: example count per split.
         statistics_html: TFDV's statistics view (train vs eval), renders in the KFP UI.
     """
-    from components.runtime import setup_logging
-    from components.statistics.core import compute_statistics, write_html
+    from mlpipe.components.runtime import setup_logging
+    from mlpipe.components.statistics.core import compute_statistics, write_html
 
     setup_logging()
     counts = compute_statistics(examples.path, statistics.path)

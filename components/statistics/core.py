@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from components.artifacts import STATS_FILE, load_statistics
-from components.atomic import atomic_dir, atomic_write_text
-from components.examples import load_examples, splits_of
+from mlpipe.components.artifacts import STATS_FILE, load_statistics
+from mlpipe.components.atomic import atomic_dir, atomic_write_text
+from mlpipe.components.examples import load_examples, splits_of
 
 log = logging.getLogger(__name__)
 

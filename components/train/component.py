@@ -3,12 +3,12 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def train(
-    config_path: str,
+    config: dict,
     examples: Input[Dataset],
     schema: Input[Artifact],
     hyperparameters: Input[Artifact],
@@ -19,7 +19,7 @@ def train(
     """Train the Keras model and export a SavedModel with preprocessing inside the graph.
 
     Args:
-        config_path: Dataset config YAML: features, label, `training` (epochs, batch_size, seed).
+        config: Dataset config mapping (the run parameter): features, label, `training` (epochs, batch_size, seed).
         examples: Ingested examples (`Split-train` to fit, `Split-eval` for early stopping).
         schema: The validated schema; its features must match the config's.
         hyperparameters: The tune stage's JSON (tuned values, or the config defaults).
@@ -31,13 +31,13 @@ def train(
     """
     import os
 
-    from components.artifacts import load_schema, read_hyperparameters
-    from components.config import load_config
-    from components.runtime import setup_logging
-    from components.train.core import train as run_train
+    from mlpipe.components.artifacts import load_schema, read_hyperparameters
+    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.runtime import setup_logging
+    from mlpipe.components.train.core import train as run_train
 
     setup_logging()
-    config = load_config(config_path, check_data=False)
+    config = config_from_dict(config)
     result = run_train(
         config,
         examples.path,

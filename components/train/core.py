@@ -8,14 +8,15 @@ the same graph after parsing, so they agree to float precision.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from pathlib import Path
 
-from components.artifacts import check_schema_matches
-from components.atomic import atomic_dir
-from components.config import DatasetConfig, HyperParameters
-from components.model import (
+from mlpipe.components.artifacts import check_schema_matches
+from mlpipe.components.atomic import atomic_dir
+from mlpipe.components.config import DatasetConfig, HyperParameters
+from mlpipe.components.model import (
     PREDICTION_KEY,
     Preprocessing,
     build_model,
@@ -72,6 +73,22 @@ def export_saved_model(model, config: DatasetConfig, preprocessing: Preprocessin
     )
 
 
+def training_fingerprint(config: DatasetConfig, hyperparameters, data_fingerprint: str) -> str:
+    """What makes two trainings the same model: data, features, label, settings and code version.
+    Training is seeded, so the same fingerprint means the same model; push publishes it once."""
+    from mlpipe import __version__
+
+    identity = {
+        "data": data_fingerprint,
+        "features": config.features.model_dump(),
+        "label": config.label.model_dump(),
+        "training": config.training.model_dump(),
+        "hyperparameters": hyperparameters.model_dump(),
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
 def train(
     config: DatasetConfig,
     examples_dir: str | Path,
@@ -126,7 +143,8 @@ def train(
         export_saved_model(model, config, preprocessing, out / SAVED_MODEL_DIR)
         metadata = {
             "model_name": config.model_name,
-            "hyperparameters": dataclasses.asdict(hyperparameters),
+            "training_fingerprint": training_fingerprint(config, hyperparameters, fingerprint),
+            "hyperparameters": hyperparameters.model_dump(),
             "metrics": metrics,
             "data_fingerprint": fingerprint,
             "epochs_run": epochs_run,

@@ -3,12 +3,12 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def tune(
-    config_path: str,
+    config: dict,
     examples: Input[Dataset],
     enable_tuning: bool,
     hyperparameters: Output[Artifact],
@@ -17,20 +17,20 @@ def tune(
     """Search hyperparameters with keras-tuner (RandomSearch, BayesianOptimization or Hyperband).
 
     Args:
-        config_path: Dataset config YAML: `tuning` (algorithm, max_trials, epochs_per_trial,
+        config: Dataset config mapping (the run parameter): `tuning` (algorithm, max_trials, epochs_per_trial,
             search_space) and `training.hyperparameters` (the defaults).
         examples: Ingested examples; trials train on `train` and score on `eval`.
         enable_tuning: Run switch; tuning runs only when this and `tuning.enabled` are true.
         hyperparameters: JSON: `tuned`, the best `hyperparameters`, `best_score` (eval AUC), trials.
         trials: Markdown table of the trials (hyperparameters, eval AUC).
     """
-    from components.config import load_config
-    from components.runtime import setup_logging
-    from components.tune.core import tune as run_tune
-    from components.tune.core import write_outputs
+    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.runtime import setup_logging
+    from mlpipe.components.tune.core import tune as run_tune
+    from mlpipe.components.tune.core import write_outputs
 
     setup_logging()
-    result = run_tune(load_config(config_path, check_data=False), examples.path, enabled=enable_tuning)
+    result = run_tune(config_from_dict(config), examples.path, enabled=enable_tuning)
     write_outputs(result, hyperparameters.path, trials.path)
     hyperparameters.metadata["summary"] = {
         "tuning": {"tuned": result.tuned, "best_score": result.best_score, "trials": len(result.trials)}

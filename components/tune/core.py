@@ -12,10 +12,10 @@ import logging
 import tempfile
 from pathlib import Path
 
-from components.atomic import atomic_write_text
-from components.config import DatasetConfig, HyperParameters
-from components.errors import UserInputError
-from components.model import build_model, fit_preprocessing, hyperparameters_from, make_dataset
+from mlpipe.components.atomic import atomic_write_text
+from mlpipe.components.config import DatasetConfig, HyperParameters
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.model import build_model, fit_preprocessing, hyperparameters_from, make_dataset
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +32,11 @@ class TuneResult:
     def to_json(self) -> dict:
         return {
             "tuned": self.tuned,
-            "hyperparameters": dataclasses.asdict(self.best),
+            "hyperparameters": self.best.model_dump(),
             "objective": OBJECTIVE,
             "best_score": self.best_score,
             "trials": self.trials,
         }
-
-
-def _check_space(space: dict[str, list[float]]) -> None:
-    known = {f.name for f in dataclasses.fields(HyperParameters)}
-    for name, values in space.items():
-        if name not in known:
-            raise UserInputError(
-                f"tuning.search_space: unknown hyperparameter '{name}' (known: {', '.join(sorted(known))})"
-            )
-        if not values:
-            raise UserInputError(f"tuning.search_space.{name}: needs at least one value")
 
 
 def _tuner(config: DatasetConfig, hypermodel, directory: str):
@@ -79,13 +68,12 @@ def _tuner(config: DatasetConfig, hypermodel, directory: str):
 def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) -> TuneResult:
     """Search when enabled (config and run switch); otherwise return the config defaults."""
     defaults = config.training.hyperparameters
-    if not (enabled and config.tuning.enabled and config.tuning.search_space):
+    space = dict(config.tuning.search_space.items())
+    if not (enabled and config.tuning.enabled and space):
         log.info("tuning off: using the config's hyperparameters")
         return TuneResult(False, defaults, None, [])
     import keras
 
-    space = config.tuning.search_space
-    _check_space(space)
     keras.utils.set_random_seed(config.training.seed)
     preprocessing = fit_preprocessing(examples_dir, config)
     batch = config.training.batch_size
@@ -127,12 +115,12 @@ def write_outputs(result: TuneResult, hyperparameters_path: str | Path, trials_p
     lines = ["# Hyperparameter search", ""]
     if not result.tuned:
         lines.append("Tuning was off; train uses the config's hyperparameters:")
-        lines += ["", *(f"- {k}: {v}" for k, v in dataclasses.asdict(result.best).items())]
+        lines += ["", *(f"- {k}: {v}" for k, v in result.best.model_dump().items())]
     else:
         names = sorted({k for t in result.trials for k in t} - {"trial", "score"})
         lines += [f"| trial | {OBJECTIVE} | " + " | ".join(names) + " |", "|---|---:|" + "---|" * len(names)]
         for t in result.trials:
             score = "n/a" if t["score"] is None else f"{t['score']:.4f}"
             lines.append(f"| {t['trial']} | {score} | " + " | ".join(str(t.get(n, "")) for n in names) + " |")
-        lines += ["", f"Best: {dataclasses.asdict(result.best)}"]
+        lines += ["", f"Best: {result.best.model_dump()}"]
     atomic_write_text(trials_path, "\n".join(lines) + "\n")

@@ -1,53 +1,66 @@
-"""KFP wrapper of the validate stage."""
+"""KFP wrappers of the validate stage and of its gate.
+
+Validate always succeeds, so KFP uploads its report even for a rejected batch
+(the launcher uploads nothing of a failed step); the gate step after it stops
+the run.
+"""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Metrics, Output
 
-from components.images import TF_IMAGE
+from mlpipe.components.images import PUSH_IMAGE, TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def validate(
-    config_path: str,
+    config: dict,
     statistics: Input[Artifact],
     schema: Input[Artifact],
-    baseline_statistics: str,
+    use_baseline: bool,
     anomalies: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
 ):
-    """Check the data against the schema and for drift; fail the run on blocking anomalies.
+    """Check the data against the schema and for drift; record the verdict for the gate.
 
     Args:
-        config_path: Dataset config YAML (drift thresholds, drift action, gate switch).
+        config: Dataset config mapping (the run parameter): `validation` thresholds and action,
+            `registry.uri` and `model_name` (to find the served model's training statistics).
         statistics: Statistics per split of this run.
         schema: The run's schema.
-        baseline_statistics: A previous run's statistics directory to compare the eval split
-            with for drift; empty compares eval with this run's train split.
-        anomalies: `Split-<name>/SchemaDiff.pb` Anomalies protos and `summary.json`.
+        use_baseline: Compare the eval split for drift with the training statistics of the
+            model serving now (from the registry); without one, with this run's train split.
+        anomalies: `Split-<name>/SchemaDiff.pb` Anomalies protos and `summary.json`
+            (every anomaly, `blocking` features, the `verdict`).
         report: Markdown: every anomaly, and every feature's drift distance with its threshold.
         metrics: Counts of anomalies by kind, features compared and the largest drift.
     """
+    import os
 
-    from components.artifacts import load_schema, load_statistics
-    from components.config import load_config
-    from components.examples import splits_of
-    from components.runtime import setup_logging
-    from components.validate.core import gate, validate_statistics, write_outputs
+    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.runtime import setup_logging
+    from mlpipe.components.validate.core import validate_run, write_outputs
 
     setup_logging()
-    config = load_config(config_path, check_data=False)
-    current = {split: load_statistics(statistics.path, split) for split in splits_of(statistics.path)}
-    baseline = load_statistics(baseline_statistics or statistics.path, "train")
-    result = validate_statistics(
-        config,
-        load_schema(schema.path),
-        current,
-        target="eval",
-        drift_baseline=baseline,
-    )
-    write_outputs(result, anomalies.path, report.path, title=f"Data validation: {config.name}")
+    dataset = config_from_dict(config)
+    result = validate_run(dataset, statistics.path, schema.path, os.environ if use_baseline else None)
+    verdict = result.verdict(dataset)
+    write_outputs(result, anomalies.path, report.path, f"Data validation: {dataset.name}", verdict)
     for key, value in result.counts().items():
         metrics.log_metric(key, value)
+    anomalies.metadata["passed"] = verdict["passed"]
     anomalies.metadata["summary"] = {**result.summary(), "artifacts": {"validation_report": report.path}}
-    gate(result, config)
+
+
+@dsl.component(base_image=PUSH_IMAGE, install_kfp_package=False)
+def validation_gate(anomalies: Input[Artifact]):
+    """Stop the run when validate rejected the data, naming every offending feature.
+
+    Args:
+        anomalies: The validate stage's anomalies (its `summary.json` holds the verdict).
+    """
+    from mlpipe.components.runtime import setup_logging
+    from mlpipe.components.validate.verdict import enforce
+
+    setup_logging()
+    enforce(anomalies.path)

@@ -15,10 +15,10 @@ import json
 import logging
 from pathlib import Path
 
-from components.artifacts import SERVING, TRAINING
-from components.atomic import atomic_dir
-from components.config import DatasetConfig
-from components.errors import UserInputError
+from mlpipe.components.artifacts import SERVING, TRAINING
+from mlpipe.components.atomic import atomic_dir
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.validate.verdict import VERDICT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,17 @@ class ValidationResult:
     anomalies: list[Anomaly]
     distances: list[Distance]
     protos: dict[str, object]  # split -> tensorflow_metadata Anomalies
+    drift_baseline: str = ""
+
+    def verdict(self, config: DatasetConfig) -> dict:
+        """What the gate step enforces: `passed`, the offending features and why."""
+        blocking = self.blocking if config.validation.fail_on_anomalies else []
+        return {
+            "passed": not blocking,
+            "features": sorted({a.feature for a in blocking}),
+            "reasons": [f"{a.feature} [{a.split}] {a.kind}: {a.description}" for a in blocking],
+            "warnings": [f"{a.feature} [{a.split}] {a.kind}" for a in self.anomalies if not a.blocking],
+        }
 
     @property
     def blocking(self) -> list[Anomaly]:
@@ -79,7 +90,7 @@ class ValidationResult:
                 {"feature": a.feature, "kind": a.kind, "description": a.description, "split": a.split}
                 for a in self.anomalies
             ],
-            "validation": self.counts(),
+            "validation": {**self.counts(), "drift_baseline": self.drift_baseline},
         }
 
 
@@ -185,6 +196,8 @@ def render_report(result: ValidationResult, title: str) -> str:
     blocking = result.blocking
     verdict = "FAIL" if blocking else ("PASS with warnings" if result.anomalies else "PASS")
     lines += [f"**Result: {verdict}** — {len(result.anomalies)} anomalies ({len(blocking)} blocking).", ""]
+    if result.drift_baseline:
+        lines += [f"Drift baseline: {result.drift_baseline}.", ""]
     lines += ["## Anomalies", ""]
     if result.anomalies:
         lines += ["| split | feature | kind | blocking | description |", "|---|---|---|---|---|"]
@@ -209,26 +222,50 @@ def render_report(result: ValidationResult, title: str) -> str:
 
 
 def write_outputs(
-    result: ValidationResult, anomalies_dir: str | Path, report_path: str | Path, title: str
+    result: ValidationResult,
+    anomalies_dir: str | Path,
+    report_path: str | Path,
+    title: str,
+    verdict: dict | None = None,
 ) -> None:
-    """The Anomalies protos per split, `summary.json` and the Markdown report."""
-    from components.atomic import atomic_write_text
+    """The Anomalies protos per split, `summary.json` (with the gate's `verdict`) and the report."""
+    from mlpipe.components.atomic import atomic_write_text
 
     with atomic_dir(anomalies_dir) as out:
         for split, proto in result.protos.items():
             (out / f"Split-{split}").mkdir()
             (out / f"Split-{split}" / ANOMALIES_FILE).write_bytes(proto.SerializeToString())
-        (out / "summary.json").write_text(json.dumps(result.summary(), indent=2))
+        summary = {**result.summary(), **({"verdict": verdict} if verdict is not None else {})}
+        (out / VERDICT_FILE).write_text(json.dumps(summary, indent=2))
     atomic_write_text(report_path, render_report(result, title))
 
 
-def gate(result: ValidationResult, config: DatasetConfig) -> None:
-    """Stop the run on blocking anomalies, listing every offending feature."""
-    blocking = result.blocking
-    for a in result.anomalies:
-        if not a.blocking:
-            log.warning("drift/skew warning: %s (%s): %s", a.feature, a.kind, a.description)
-    if blocking and config.validation.fail_on_anomalies:
-        features = sorted({a.feature for a in blocking})
-        details = "; ".join(f"{a.feature} [{a.split}] {a.kind}: {a.description}" for a in blocking)
-        raise UserInputError(f"data validation failed for features {', '.join(features)}: {details}")
+def validate_run(config: DatasetConfig, stats_dir: str | Path, schema_dir: str | Path, environ=None):
+    """The pipeline's check: every split against the schema, and the eval split for drift against
+    the served model's training statistics (found through the registry when `environ` is given)
+    or, without a served model, against this run's train split."""
+    from mlpipe.components.artifacts import load_schema, load_statistics
+    from mlpipe.components.examples import splits_of
+
+    current = {split: load_statistics(stats_dir, split) for split in splits_of(stats_dir)}
+    baseline, origin = current["train"], "this run's train split"
+    if environ is not None:
+        from mlpipe.components.registry import open_registry, served_statistics
+
+        served = served_statistics(open_registry(config.registry.uri, environ), config.model_name)
+        if served is None:
+            log.warning(
+                "no served %s with statistics in %s: drift vs this run's train split",
+                config.model_name,
+                config.registry.uri,
+            )
+        else:
+            version, folder = served
+            baseline = load_statistics(folder, "train")
+            origin = f"training statistics of served {config.model_name} version {version}"
+    log.info("drift baseline: %s", origin)
+    result = validate_statistics(
+        config, load_schema(schema_dir), current, target="eval", drift_baseline=baseline
+    )
+    result.drift_baseline = origin
+    return result

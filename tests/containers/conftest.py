@@ -52,7 +52,7 @@ def docker_engine() -> str:
 
 @pytest.fixture(scope="session")
 def images(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
-    from components.images import PUSH_IMAGE, TF_IMAGE, VERSION
+    from mlpipe.components.images import PUSH_IMAGE, TF_IMAGE, VERSION
 
     base = _base_image()
     log = tmp_path_factory.mktemp("images") / "make-images.log"

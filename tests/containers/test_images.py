@@ -65,7 +65,7 @@ def test_push_image_imports_its_stack(images: Images) -> None:
             images.push,
             "python",
             "-c",
-            "import minio, kubernetes, kfp, components.images; print(kfp.__version__)",
+            "import minio, kubernetes, kfp, mlpipe.components.images; print(kfp.__version__)",
         )
     )
     assert out.strip().splitlines()[-1] == "2.13.0"
@@ -75,7 +75,7 @@ def test_tf_image_imports_its_stack(images: Images) -> None:
     code = (
         "import tensorflow as tf, tensorflow_data_validation as tfdv, "
         "tensorflow_model_analysis as tfma, fairness_indicators.fairness_indicators_metrics, "
-        "keras_tuner, kfp, components; "
+        "keras_tuner, kfp, mlpipe.components.config; "
         "print(tf.__version__, tfdv.__version__, tfma.__version__, kfp.__version__)"
     )
     out = ok(run_in(images.tf, "python", "-W", "ignore", "-c", code))
@@ -98,14 +98,16 @@ def test_image_holds_exactly_its_lock(images: Images, flavor: str) -> None:
 def test_image_runs_as_non_root(images: Images, flavor: str) -> None:
     out = ok(run_in(tag(images, flavor), "id", "-u"))
     assert out.strip() != "0"
-    assert ok(run_in(tag(images, flavor), "pwd")).strip() == "/app"
+    assert ok(run_in(tag(images, flavor), "pwd")).strip() == "/home/mlpipe"
 
 
 @pytest.mark.parametrize("flavor", ["tf", "push"])
 def test_kfp_executor_smoke(images: Images, flavor: str) -> None:
     out = ok(run_in(tag(images, flavor), "python", "-m", "kfp.dsl.executor_main", "--help"))
     assert "--executor_input" in out
-    out = ok(run_in(tag(images, flavor), "python", "-c", "import components.images as i; print(i.VERSION)"))
+    out = ok(
+        run_in(tag(images, flavor), "python", "-c", "import mlpipe.components.images as i; print(i.VERSION)")
+    )
     assert out.strip() == images.version
 
 
@@ -140,6 +142,26 @@ def test_oci_labels(images: Images, flavor: str) -> None:
         assert labels["org.opencontainers.image.revision"] == head.stdout.strip()
 
 
-def test_project_sources_in_app(images: Images) -> None:
-    out = ok(run_in(images.tf, "ls", "/app"))
-    assert set(out.split()) >= {"components", "pipelines", "configs", "pyproject.toml"}
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_images_hold_code_only(images: Images, flavor: str) -> None:
+    """No configs, data or manifests of the checkout: the config is a run parameter, data is s3://.
+    The code is the installed `mlpipe` package, and no generic top-level package is installed."""
+    image = tag(images, flavor)
+    listing = ok(run_in(image, "sh", "-c", "ls -a /app /home/mlpipe 2>&1; ls / "))
+    for name in ("configs", "data", "manifests", "params.env", "adult"):
+        assert name not in listing.split(), (name, listing)
+    found = ok(
+        run_in(
+            image, "sh", "-c", "find / -xdev \\( -name 'adult*.csv*' -o -name 'adult*.yaml' \\) 2>/dev/null"
+        )
+    )
+    assert found.strip() == ""
+    code = "import importlib.util as u; print(u.find_spec('components'), u.find_spec('pipelines'), u.find_spec('mlpipe.components.validate.core') is not None)"
+    assert ok(run_in(image, "python", "-c", code)).split() == ["None", "None", "True"]
+
+
+@pytest.mark.parametrize("flavor", ["tf", "push"])
+def test_image_tag_is_the_content_hash(images: Images, flavor: str) -> None:
+    from mlpipe.components.images import content_tag
+
+    assert tag(images, flavor).endswith(":" + content_tag(flavor))

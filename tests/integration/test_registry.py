@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from components.errors import UserInputError
-from components.registry import LocalRegistry, S3Registry, latest_blessed, open_registry
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.registry import LocalRegistry, S3Registry, latest_blessed, open_registry
 
 MODEL = "adult_income"
 BACKENDS = ["local", pytest.param("s3", marks=pytest.mark.s3)]
@@ -139,7 +139,7 @@ def test_publishing_never_overwrites_and_skips_unmarked_versions(backend, tmp_pa
 
 PUBLISH_SCRIPT = """
 import os, sys
-from components.registry import open_registry
+from mlpipe.components.registry import open_registry
 version = open_registry(sys.argv[1], os.environ).publish("adult_income", sys.argv[2], {"blessed": True})
 print("published", version)
 """
@@ -243,8 +243,8 @@ def test_a_fetched_version_has_the_published_files(backend, tmp_path):
 def test_credentials_never_appear_in_logs_or_artifacts(backend, tmp_path, caplog, monkeypatch):
     """Publish and push with credentials in the environment; grep every log record, marker, metadata
     object, model file and the push result for the secret and the access key."""
-    from components.push.core import push
-    from components.serving import load_serving_names
+    from mlpipe.components.push.core import push
+    from mlpipe.components.serving import load_serving_names
 
     environ = backend.environ or {
         "MLPIPE_S3_ENDPOINT": "127.0.0.1:1",

@@ -6,10 +6,10 @@ import io
 
 import pytest
 
-from components.config import load_config
-from components.errors import UserInputError
-from components.ingest.core import ingest
-from components.tfrecord import read_records, split_files
+from mlpipe.components.config import load_config
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.ingest.core import ingest
+from mlpipe.components.tfrecord import read_records, split_files
 
 pytestmark = pytest.mark.s3
 
@@ -56,7 +56,7 @@ def _assert_secret_absent(secret: str, *texts: str, folder=None) -> None:
 
 def test_ingest_from_s3_matches_local(tmp_path, s3_server, bucket, write_config, local_result, caplog):
     config = _s3_config(tmp_path, write_config)
-    assert config.resolve(config.data.train) == f"s3://{bucket}/{TRAIN_KEY}"
+    assert config.data.train == f"s3://{bucket}/{TRAIN_KEY}"
     out = tmp_path / "examples"
     with caplog.at_level("DEBUG"):
         result = ingest(config, out, environ=s3_server.environ())

@@ -10,7 +10,7 @@ import tomllib
 import pytest
 import yaml
 
-from components import images
+from mlpipe.components import images
 
 from .objects import MANIFESTS, ROOT, find, one
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.serving import load_serving_names
+from mlpipe.components.serving import load_serving_names
 
 from .objects import KUBEFLOW_PARAMS_ENV, MANIFESTS, PARAMS_ENV, containers, find, pod_specs, ref, workloads
 

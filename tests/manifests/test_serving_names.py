@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.serving import (
+from mlpipe.components.serving import (
     ACCESS_KEY_ID_KEY,
     SECRET_ACCESS_KEY_KEY,
     ServingNames,

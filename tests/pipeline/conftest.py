@@ -1,7 +1,7 @@
 """Shared by the compile and submit tests: the pipeline compiled once, as a user's shell would.
 
 Compile runs in a subprocess, because image names and placement settings are read from the
-environment when `components.images` and `pipelines.training` are imported.
+environment when `mlpipe.components.images` and `mlpipe.pipelines.training` are imported.
 """
 
 from __future__ import annotations
@@ -23,14 +23,18 @@ PLACEMENT_ENV = {
     "MLPIPE_TRAIN_TOLERATION": "nvidia.com/gpu=present:NoSchedule",
 }
 
-COMPILE = "import sys; from pipelines.submit import compile_pipeline; compile_pipeline(sys.argv[1])"
+COMPILE = (
+    "import sys; from mlpipe.components.config import load_config; "
+    "from mlpipe.pipelines.submit import compile_pipeline; "
+    "compile_pipeline(load_config('configs/adult-cluster.yaml', check_data=False), sys.argv[1])"
+)
 
 
 @pytest.fixture(scope="session")
 def compiled(tmp_path_factory, repo_root) -> types.SimpleNamespace:
     """The IR compiled in fresh processes with custom images and S3 credentials in their environment:
     `plain` without, `placed` with the MLPIPE_TRAIN_* placement settings. (A fresh process each: the
-    `@dsl.pipeline` decorator builds the graph, and so reads the settings, when pipelines.training is imported.)"""
+    `@dsl.pipeline` decorator builds the graph, and so reads the settings, when mlpipe.pipelines.training is imported.)"""
     out = tmp_path_factory.mktemp("compiled")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPIPE_TRAIN_", "MLPIPE_IMAGE_"))}
     env.update(

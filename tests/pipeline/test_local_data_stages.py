@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.local_run import run_pipeline
+from mlpipe.pipelines.local_run import run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -66,11 +66,13 @@ def test_data_stages_on_adult_subsample_then_a_corrupted_eval_file(tmp_path, adu
     failed, failed_dir = run_pipeline(str(bad.config), runs_root=runs, runner="subprocess", arguments={})
 
     assert failed["status"] == "failed"
-    assert failed["failed_stage"] == "validate"
+    assert failed["failed_stage"] == "validation_gate"
     assert "race" in failed["error"]
     stages = _stages(failed)
-    assert [stages[name] for name in DATA_STAGES] == ["succeeded", "succeeded", "succeeded", "failed"]
-    assert list(stages)[-1] == "validate"  # nothing ran after the gate
+    # validate succeeds with its report (a cluster uploads it), the gate after it stops the run
+    assert [stages[name] for name in DATA_STAGES] == ["succeeded"] * 4
+    assert list(stages)[-2:] == ["validate", "validation_gate"] and stages["validation_gate"] == "failed"
+    assert "**Result: FAIL**" in Path(failed["artifacts"]["validation_report"]).read_text()
     offending = {(a["feature"], a["kind"]) for a in failed["anomalies"]}
     assert ("race", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in offending
     assert any("Martian" in a["description"] for a in failed["anomalies"] if a["feature"] == "race")

@@ -11,9 +11,10 @@ import json
 
 import pytest
 
-from components.serving import load_serving_names
-from pipelines.cli import main
-from pipelines.submit import parse_params
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.serving import load_serving_names
+from mlpipe.pipelines.cli import main
+from mlpipe.pipelines.submit import parse_params
 
 NAMES = load_serving_names()
 
@@ -107,12 +108,15 @@ def test_submit_posts_a_run_with_spec_parameters_name_experiment_and_auth(
     assert body["display_name"] == "nightly"
     assert body["experiment_id"] == "exp-1"
     assert body["service_account"] == NAMES.pusher_service_account
-    assert body["runtime_config"]["parameters"] == {
-        "registry_uri": f"s3://{NAMES.registry_bucket}",
-        "enable_tuning": False,
-        "train_data": "s3://data/adult/2026-01.csv",
-    }
-    assert body["runtime_config"]["parameters"]["registry_uri"] == "s3://models"
+    parameters = body["runtime_config"]["parameters"]
+    assert set(parameters) == {"config", "enable_tuning", "train_data"}
+    assert parameters["enable_tuning"] is False and parameters["train_data"] == "s3://data/adult/2026-01.csv"
+    # the config travels as the run's parameter: the one baked into the package, visible in the UI
+    assert (
+        parameters["config"]
+        == compiled.plain.spec["root"]["inputDefinitions"]["parameters"]["config"]["defaultValue"]
+    )
+    assert parameters["config"]["registry"]["uri"] == f"s3://{NAMES.registry_bucket}"
     spec = _pipeline_spec(body)
     assert spec["pipelineInfo"]["name"] == "mlpipe-training"
     assert spec["root"] == compiled.plain.spec["root"]
@@ -123,7 +127,9 @@ def test_submit_posts_a_run_with_spec_parameters_name_experiment_and_auth(
         assert request["headers"]["cookie"] == "authservice_session=cookie-123", request["path"]
 
 
-def test_an_existing_experiment_is_reused_and_params_override_the_registry(kfp_server, compiled, capsys):
+def test_an_existing_experiment_is_reused_and_the_config_file_is_sent(
+    kfp_server, compiled, capsys, tmp_path, write_config
+):
     kfp_server.experiments["exp-9"] = {"experiment_id": "exp-9", "display_name": "mlpipe"}
     assert (
         main(
@@ -133,8 +139,12 @@ def test_an_existing_experiment_is_reused_and_params_override_the_registry(kfp_s
                 kfp_server.url,
                 "--package",
                 str(compiled.plain.path),
-                "--param",
-                "registry_uri=s3://other-bucket/models",
+                "--config",
+                str(
+                    write_config(
+                        tmp_path, {"data": {"train": "s3://d/t.csv"}, "registry.uri": "s3://other/m"}
+                    )
+                ),
             ]
         )
         == 0
@@ -142,7 +152,9 @@ def test_an_existing_experiment_is_reused_and_params_override_the_registry(kfp_s
     assert kfp_server.posted("/apis/v2beta1/experiments") == []
     (run,) = kfp_server.posted("/apis/v2beta1/runs")
     assert run["body"]["experiment_id"] == "exp-9"
-    assert run["body"]["runtime_config"]["parameters"] == {"registry_uri": "s3://other-bucket/models"}
+    (sent,) = run["body"]["runtime_config"]["parameters"].values()
+    assert sent["registry"]["uri"] == "s3://other/m" and sent["data"] == {"train": "s3://d/t.csv"}
+    assert "schema_pbtxt" in sent and "schema_path" not in sent
     assert all(
         "authorization" not in r["headers"] and "cookie" not in r["headers"] for r in kfp_server.requests
     )
@@ -180,7 +192,7 @@ def test_a_recurring_run_is_posted_with_the_cron(kfp_server, compiled, capsys):
     assert body["display_name"] == "mlpipe-training-recurring"
     assert body["experiment_id"] == "exp-1"
     assert body["service_account"] == NAMES.pusher_service_account
-    assert body["runtime_config"]["parameters"] == {"registry_uri": "s3://models"}
+    assert set(body["runtime_config"]["parameters"]) == {"config"}
     assert _pipeline_spec(body)["pipelineInfo"]["name"] == "mlpipe-training"
 
 
@@ -191,7 +203,36 @@ def test_parse_params():
         "c": "s3://x/y=z",
         "d": "",
     }
-    with pytest.raises(ValueError, match="--param expects key=value, got 'novalue'"):
+    with pytest.raises(UserInputError, match="--param expects key=value, got 'novalue'"):
         parse_params(["novalue"])
-    with pytest.raises(ValueError, match="got '=x'"):
+    with pytest.raises(UserInputError, match="got '=x'"):
         parse_params(["=x"])
+    with pytest.raises(UserInputError, match="--param config: pass the config file with --config"):
+        parse_params(["config={}"])
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--param", "train_data=/home/me/train.csv"], "'data.train'"),  # a local override
+        (["--config", "configs/adult.yaml"], "'data.train'"),  # local data files
+    ],
+)
+def test_nothing_is_submitted_that_a_pod_cannot_read(
+    kfp_server, compiled, capsys, args, named, repo_root, monkeypatch
+):
+    monkeypatch.chdir(repo_root)
+    assert main(["submit", "--host", kfp_server.url, "--package", str(compiled.plain.path), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and "cluster pod cannot read" in err and len(err.splitlines()) == 1
+    assert kfp_server.requests == []
+
+
+def test_a_package_compiled_for_local_runs_is_refused(kfp_server, tmp_path, capsys, repo_root, monkeypatch):
+    monkeypatch.chdir(repo_root)
+    package = tmp_path / "local.yaml"
+    assert main(["compile", "--config", "configs/adult.yaml", "--local", "--output", str(package)]) == 0
+    capsys.readouterr()
+    assert main(["submit", "--host", kfp_server.url, "--package", str(package)]) == 2
+    assert "'data.train'" in capsys.readouterr().err
+    assert kfp_server.requests == []

@@ -23,9 +23,9 @@ EPOCHS = 4
 @pytest.fixture(scope="session")
 def adult_examples(tmp_path_factory, adult, adult_subsample) -> types.SimpleNamespace:
     """The Adult subsample ingested once: `config`, `config_path`, `examples`, `fingerprint`, `schema`, `sample`."""
-    from components.artifacts import load_schema
-    from components.config import load_config
-    from components.ingest.core import ingest
+    from mlpipe.components.artifacts import load_schema
+    from mlpipe.components.config import load_config
+    from mlpipe.components.ingest.core import ingest
 
     sample = adult_subsample(
         tmp_path_factory.mktemp("adult-sample"), N_TRAIN, N_EVAL, changes={"training.epochs": EPOCHS}
@@ -47,7 +47,7 @@ def adult_examples(tmp_path_factory, adult, adult_subsample) -> types.SimpleName
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, adult_examples) -> types.SimpleNamespace:
     """One model trained on `adult_examples` with the config's hyperparameters: `model_dir`, `result`."""
-    from components.train.core import train
+    from mlpipe.components.train.core import train
 
     out = tmp_path_factory.mktemp("trained")
     config = adult_examples.config

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from components.config import load_config
-from components.errors import UserInputError
-from components.ingest.core import ingest
+from mlpipe.components.config import load_config
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.ingest.core import ingest
 
 N_ROWS = 20
 

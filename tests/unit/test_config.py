@@ -7,16 +7,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import (
+from mlpipe.components.config import (
     DataConfig,
     DatasetConfig,
     FeaturesConfig,
     LabelConfig,
     check_columns,
+    check_for_cluster,
+    config_from_dict,
     load_config,
     normalize_name,
 )
-from components.errors import UserInputError
+from mlpipe.components.errors import UserInputError
 
 ADULT_FEATURES = [
     "age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week",
@@ -34,10 +36,9 @@ def test_real_adult_config_loads_with_normalized_names(repo_root, adult):
     assert config.slicing.features == ["sex", "race"]
     assert config.slicing.crosses == [["sex", "race"]]
     # relative paths in the file resolve against configs/
-    assert config.resolve(config.data.train) == str(adult.train)
-    assert config.resolve(config.schema_path) == str(adult.schema)
-    assert config.resolve(config.registry.uri) == str(repo_root / "registry")
-    assert config.resolve("s3://bucket/key.csv") == "s3://bucket/key.csv"
+    assert config.data.train == str(adult.train)
+    assert config.schema_path == str(adult.schema)
+    assert config.registry.uri == str(repo_root / "registry")
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,6 @@ def test_check_columns_without_label():
     [
         ({"slicing.features": ["sex", "age"]}, "'age'"),
         ({"slicing.crosses": [["sex", "hours-per-week"]]}, "'hours_per_week'"),
-        ({"evaluation.fairness_gates": [{"feature": "fnlwgt", "metric": "auc", "max_gap": 0.1}]}, "'fnlwgt'"),
     ],
 )
 def test_slice_column_must_be_categorical(tmp_path, write_config, changes, named):
@@ -188,10 +188,9 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path, write_config
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     config = load_config(Path("..") / "project" / "configs" / "config.yaml")
-    assert config.base_dir == str(folder)
-    assert config.resolve(config.data.train) == str(folder / "data" / "train.csv")
-    assert config.resolve(config.schema_path) == str(folder / "my.schema.pbtxt")
-    assert config.resolve(config.registry.uri) == str(tmp_path / "project" / "registry")
+    assert config.data.train == str(folder / "data" / "train.csv")
+    assert config.schema_path == str(folder / "my.schema.pbtxt")
+    assert config.registry.uri == str(tmp_path / "project" / "registry")
 
 
 @pytest.mark.parametrize(
@@ -217,3 +216,94 @@ def test_written_variant_round_trips(tmp_path, write_config):
     raw = yaml.safe_load(path.read_text())
     assert raw["training"]["epochs"] == 1
     assert load_config(path).training.epochs == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "named"),
+    [
+        # a gate may only compare slices the evaluation computes
+        (
+            {"evaluation.fairness_gates": [{"feature": "fnlwgt", "metric": "auc", "max_gap": 0.1}]},
+            "evaluation.fairness_gates[0].feature",
+            "'fnlwgt'",
+        ),
+        (
+            {"evaluation.fairness_gates": [{"feature": "workclass", "metric": "auc", "max_gap": 0.1}]},
+            "evaluation.fairness_gates[0].feature",
+            "'workclass'",
+        ),
+        (
+            {"evaluation.fairness_gates": [{"feature": "sex", "metric": "acuracy", "max_gap": 0.1}]},
+            "evaluation.fairness_gates[0].metric",
+            "'acuracy'",
+        ),
+        (
+            {
+                "evaluation.fairness_gates": [
+                    {"feature": "sex", "metric": "false_positive_rate@0.55", "max_gap": 0.1}
+                ]
+            },
+            "evaluation.fairness_gates[0].metric",
+            "'false_positive_rate@0.55'",
+        ),
+        ({"serving.canary_traffic_percent": 120}, "serving.canary_traffic_percent", "120"),
+        ({"serving.canary_traffic_percent": -1}, "serving.canary_traffic_percent", "-1"),
+        ({"validation.drift_thresholds": {"agee": 0.2}}, "validation.drift_thresholds.agee", "'agee'"),
+        ({"validation.skew_thresholds": {"salary": 0.2}}, "validation.skew_thresholds.salary", "'salary'"),
+        ({"tuning.search_space.neurons": [4, 8]}, "tuning.search_space.neurons", "unknown config key"),
+        ({"tuning.search_space.units": []}, "tuning.search_space.units", "at least 1"),
+        ({"model_name": "../escape"}, "model_name", "'../escape'"),
+    ],
+)
+def test_cross_field_rules_fail_on_load_naming_the_key(tmp_path, write_config, changes, key, named):
+    with pytest.raises(UserInputError) as info:
+        load_config(write_config(tmp_path, changes), check_data=False)
+    message = str(info.value)
+    assert f"'{key}'" in message and named in message
+    assert "\n" not in message
+
+
+def test_gate_on_a_fairness_rate_at_a_configured_threshold_loads(tmp_path, write_config):
+    gates = [{"feature": "race", "metric": "false_negative_rate@0.3", "max_gap": 0.2}]
+    config = load_config(write_config(tmp_path, {"evaluation.fairness_gates": gates}), check_data=False)
+    assert config.evaluation.fairness_gates[0].metric == "false_negative_rate@0.3"
+
+
+def test_run_input_is_self_contained_and_round_trips(repo_root):
+    """What travels as the `config` run parameter: no local schema path, the schema inlined,
+    and KFP's struct numbers (floats) read back as the same config."""
+    config = load_config(repo_root / "configs" / "adult.yaml")
+    run_input = config.run_input()
+    assert "schema_path" not in run_input
+    assert run_input["schema_pbtxt"] == (repo_root / "configs" / "adult.schema.pbtxt").read_text()
+    as_kfp_struct = yaml.safe_load(yaml.safe_dump(run_input).replace("epochs: 8", "epochs: 8.0"))
+    assert as_kfp_struct["training"]["epochs"] == 8.0
+    back = config_from_dict(as_kfp_struct)
+    assert back.training.epochs == 8 and isinstance(back.training.epochs, int)
+    assert back.model_dump(exclude={"schema_path", "schema_pbtxt"}) == config.model_dump(
+        exclude={"schema_path", "schema_pbtxt"}
+    )
+
+
+def test_base_overlay_merges_over_the_base_file(repo_root):
+    cluster = load_config(repo_root / "configs" / "adult-cluster.yaml", check_data=False)
+    local = load_config(repo_root / "configs" / "adult.yaml", check_data=False)
+    assert cluster.data.train.startswith("s3://") and cluster.registry.uri.startswith("s3://")
+    # everything else comes from the base, with the base's paths resolved against its own folder
+    assert cluster.schema_path == local.schema_path
+    assert cluster.evaluation == local.evaluation
+    check_for_cluster(cluster)
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({}, "data.train"),  # the Adult config's local files
+        ({"data": {"train": "s3://b/train.csv", "eval": "eval.csv"}}, "data.eval"),
+        ({"data": {"train": "s3://b/train.csv"}, "registry.uri": "registry"}, "registry.uri"),
+    ],
+)
+def test_a_cluster_run_refuses_local_locations(tmp_path, write_config, changes, key):
+    config = load_config(write_config(tmp_path, changes), check_data=False)
+    with pytest.raises(UserInputError, match=f"config key '{key}'.*cluster pod cannot read"):
+        check_for_cluster(config)

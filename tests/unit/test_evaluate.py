@@ -7,18 +7,17 @@ module runs three: the shared model (blessed), an unfair one and a weak one agai
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 
 import pytest
 
-from components.config import load_config
-from components.evaluate.core import evaluate
-from components.evaluate.report import render_html, render_model_card
-from components.evaluate.results import OVERALL, confusion_at, roc_curve
-from components.ingest.core import ingest
-from components.train.core import SAVED_MODEL_DIR, train
+from mlpipe.components.config import load_config
+from mlpipe.components.evaluate.core import evaluate
+from mlpipe.components.evaluate.report import render_html, render_model_card
+from mlpipe.components.evaluate.results import OVERALL, confusion_at, roc_curve
+from mlpipe.components.ingest.core import ingest
+from mlpipe.components.train.core import SAVED_MODEL_DIR, train
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +87,7 @@ def weak_vs_baseline(adult_examples, trained_model, tmp_path_factory, write_conf
     folder = tmp_path_factory.mktemp("weak")
     config, examples, model_dir = _train_on(folder / "data", adult_examples, lines, 1, write_config)
     # only the change threshold is under test here: no absolute AUC bound
-    config = dataclasses.replace(config, evaluation=dataclasses.replace(config.evaluation, min_auc=0.0))
+    config = config.model_copy(update={"evaluation": config.evaluation.model_copy(update={"min_auc": 0.0})})
     baseline = {"version": 3, "uri": "registry/adult_income/3", "blessed": True}
     result = evaluate(
         config,
@@ -254,7 +253,7 @@ def test_the_model_card_has_the_fingerprint_and_the_gates(blessed, adult_example
 
 def test_json_safe_turns_non_finite_metrics_into_none():
     """KFP artifact metadata is JSON: a NaN (precision of a slice with no predicted positive) must not reach it."""
-    from components.evaluate.results import json_safe
+    from mlpipe.components.evaluate.results import json_safe
 
     value = {
         "overall": {"auc": 0.9, "precision": float("nan")},

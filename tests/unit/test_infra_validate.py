@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from components.infra_validate.core import AGREEMENT_TOLERANCE, canaries, check, infra_validate
+from mlpipe.components.infra_validate.core import AGREEMENT_TOLERANCE, canaries, check, infra_validate
 
 
 def _probe_result(n: int = 4, default=None, raw=None, signatures=("serving_default", "serving_raw")) -> dict:

@@ -10,10 +10,10 @@ import os
 import pandas as pd
 import pytest
 
-from components.config import load_config
-from components.errors import UserInputError
-from components.ingest.core import ingest
-from components.tfrecord import read_records, split_files, write_records
+from mlpipe.components.config import load_config
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.ingest.core import ingest
+from mlpipe.components.tfrecord import read_records, split_files, write_records
 
 FEATURES = 14
 

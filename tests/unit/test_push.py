@@ -12,11 +12,11 @@ import sys
 
 import pytest
 
-from components.config import load_config
-from components.push.core import push, push_decision
-from components.registry import LocalRegistry
-from components.rollout import deployment_patch
-from components.serving import load_serving_names
+from mlpipe.components.config import load_config
+from mlpipe.components.push.core import push, push_decision
+from mlpipe.components.registry import LocalRegistry
+from mlpipe.components.rollout import deployment_patch
+from mlpipe.components.serving import load_serving_names
 
 NAMES = load_serving_names()
 BLESSED = {
@@ -154,7 +154,7 @@ def test_a_push_to_kserve_patches_the_inference_service(config, model_dir, regis
 
 def test_push_does_not_import_tensorflow(repo_root):
     code = (
-        "import sys, components.push.core, components.registry, components.rollout, components.serving; "
+        "import sys, mlpipe.components.push.core, mlpipe.components.registry, mlpipe.components.rollout, mlpipe.components.serving; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
         "assert 'keras' not in sys.modules, 'keras imported'; print('ok')"
     )
@@ -163,3 +163,48 @@ def test_push_does_not_import_tensorflow(repo_root):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def _with_fingerprint(model_dir, fingerprint: str):
+    path = model_dir / "model_metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "training_fingerprint": fingerprint}))
+    return model_dir
+
+
+def test_a_rerun_or_retry_of_the_same_model_publishes_no_second_version(
+    config, model_dir, registry, tmp_path
+):
+    stats = tmp_path / "stats" / "Split-train"
+    stats.mkdir(parents=True)
+    (stats / "FeatureStats.pb").write_bytes(b"stats")
+    model = _with_fingerprint(model_dir, "f" * 64)
+    first = push(
+        config, model, BLESSED, INFRA_OK, registry, "none", NAMES, run_id="run-1", statistics_dir=stats.parent
+    )
+    assert first["version"] == 1 and first["reused"] is False
+    # the statistics travel with the version, outside the folder serving reads
+    assert (
+        registry.attachment(config.model_name, 1, "statistics") / "Split-train" / "FeatureStats.pb"
+    ).read_bytes() == b"stats"
+    assert not (tmp_path / "registry" / config.model_name / "1" / "statistics").exists()
+
+    rerun = push(config, model, BLESSED, INFRA_OK, registry, "none", NAMES, run_id="run-2")
+    assert rerun["pushed"] and rerun["version"] == 1 and rerun["reused"] is True
+    retry = push(
+        config, _with_fingerprint(model_dir, ""), BLESSED, INFRA_OK, registry, "none", NAMES, run_id="run-1"
+    )
+    assert retry["version"] == 1 and retry["reused"] is True  # a retried step of the same run
+    assert registry.versions(config.model_name) == [1] and registry.serving_version(config.model_name) == 1
+
+    other = push(
+        config,
+        _with_fingerprint(model_dir, "e" * 64),
+        BLESSED,
+        INFRA_OK,
+        registry,
+        "none",
+        NAMES,
+        run_id="run-3",
+    )
+    assert other["version"] == 2 and other["reused"] is False
+    assert registry.attachment(config.model_name, 2, "statistics") is None

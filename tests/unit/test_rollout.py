@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from components.errors import UserInputError
-from components.registry import LocalRegistry
-from components.rollout import (
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.registry import LocalRegistry
+from mlpipe.components.rollout import (
     SYNC_CONTAINER,
     VERSION_ANNOTATION,
     apply,
@@ -19,7 +19,7 @@ from components.rollout import (
     roll_out,
     rollback,
 )
-from components.serving import load_serving_names
+from mlpipe.components.serving import load_serving_names
 
 NAMES = load_serving_names()
 URI = "s3://models/adult_income/3"

@@ -7,17 +7,16 @@ MultiWorkerMirroredStrategy, which needs a cluster of workers (a TFJob) that can
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
 
 import pytest
 
-from components.artifacts import check_schema_matches
-from components.errors import UserInputError
-from components.examples import read_split_records
-from components.train.core import METADATA_FILE, SAVED_MODEL_DIR, train
+from mlpipe.components.artifacts import check_schema_matches
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.examples import read_split_records
+from mlpipe.components.train.core import METADATA_FILE, SAVED_MODEL_DIR, train
 
 TOLERANCE = 1e-6
 
@@ -180,7 +179,7 @@ def test_model_metadata_has_hyperparameters_fingerprint_and_metrics(trained_mode
     metadata = json.loads((trained_model.model_dir / METADATA_FILE).read_text())
     config = adult_examples.config
     assert metadata["model_name"] == config.model_name == "adult_income"
-    assert metadata["hyperparameters"] == dataclasses.asdict(config.training.hyperparameters)
+    assert metadata["hyperparameters"] == config.training.hyperparameters.model_dump()
     assert (
         metadata["data_fingerprint"] == adult_examples.fingerprint and len(metadata["data_fingerprint"]) == 64
     )
@@ -197,12 +196,13 @@ def test_model_metadata_has_hyperparameters_fingerprint_and_metrics(trained_mode
 
 
 def _with_features(config, numeric=None, categorical=None):
-    features = dataclasses.replace(
-        config.features,
-        numeric=config.features.numeric if numeric is None else numeric,
-        categorical=config.features.categorical if categorical is None else categorical,
+    features = config.features.model_copy(
+        update={
+            "numeric": config.features.numeric if numeric is None else numeric,
+            "categorical": config.features.categorical if categorical is None else categorical,
+        }
     )
-    return dataclasses.replace(config, features=features)
+    return config.model_copy(update={"features": features})
 
 
 def test_the_curated_schema_matches_the_adult_config(adult_examples):
@@ -263,7 +263,7 @@ def test_train_refuses_a_mismatching_config_before_writing_anything(adult_exampl
 def test_without_tf_config_or_gpus_the_default_strategy_is_used():
     import tensorflow as tf
 
-    from components.model import strategy_for
+    from mlpipe.components.model import strategy_for
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("GPUs visible: strategy_for picks MirroredStrategy")

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.config import load_config
-from components.errors import UserInputError
-from components.ingest.core import ingest
-from components.statistics.core import compute_statistics, write_html
-from pipelines.cli import main
-from pipelines.data_checks import baseline_statistics_dir, validate_batch
+from mlpipe.components.config import load_config
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.ingest.core import ingest
+from mlpipe.components.statistics.core import compute_statistics, write_html
+from mlpipe.pipelines.cli import main
+from mlpipe.pipelines.data_checks import baseline_statistics_dir, validate_batch
 
 FEATURES = {
     "age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week",
@@ -291,3 +291,66 @@ def test_cli_without_baseline_run_is_a_user_error(tmp_path, capsys, adult, batch
     captured = capsys.readouterr()
     assert code == 2
     assert "no baseline" in captured.err
+
+
+# --- the pipeline's validate: verdict for the gate step, and the served model's statistics ------
+
+
+def test_the_gate_step_enforces_the_verdict_that_validate_recorded(tmp_path):
+    from mlpipe.components.validate.core import Anomaly, ValidationResult, write_outputs
+    from mlpipe.components.validate.verdict import enforce
+
+    anomalies = [
+        Anomaly("age", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "drifted", "eval drift"),
+        Anomaly("race", "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "Martian", "eval"),
+        Anomaly("hours_per_week", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "a bit", "eval drift", False),
+    ]
+    result = ValidationResult(anomalies, [], {}, drift_baseline="this run's train split")
+
+    class Validation:  # the one setting the verdict reads
+        fail_on_anomalies = True
+
+    class Config:
+        validation = Validation()
+
+    verdict = result.verdict(Config())
+    assert verdict["passed"] is False and verdict["features"] == ["age", "race"]
+    write_outputs(result, tmp_path / "anomalies", tmp_path / "report.md", "t", verdict)
+    with pytest.raises(
+        UserInputError, match=r"data validation failed for features age, race: age \[eval drift\]"
+    ):
+        enforce(tmp_path / "anomalies")
+    assert "Drift baseline: this run's train split." in (tmp_path / "report.md").read_text()
+
+    Validation.fail_on_anomalies = False
+    write_outputs(result, tmp_path / "ok", tmp_path / "ok.md", "t", result.verdict(Config()))
+    assert enforce(tmp_path / "ok")["passed"] is True
+    with pytest.raises(UserInputError, match="no validation verdict"):
+        enforce(tmp_path / "missing")
+
+
+def test_validate_run_compares_with_the_served_models_training_statistics(adult_examples, tmp_path):
+    """Cross-run drift: the baseline is found through the registry's serving pointer."""
+    from mlpipe.components.registry import LocalRegistry
+    from mlpipe.components.statistics.core import compute_statistics
+    from mlpipe.components.validate.core import validate_run
+
+    config = adult_examples.config.model_copy(
+        update={"registry": adult_examples.config.registry.model_copy(update={"uri": str(tmp_path / "reg")})}
+    )
+    stats = tmp_path / "stats"
+    compute_statistics(adult_examples.examples, stats)
+    schema_dir = adult_examples.config.schema_path  # the curated schema file
+    alone = validate_run(config, stats, schema_dir, environ={})
+    assert alone.drift_baseline == "this run's train split"
+
+    registry = LocalRegistry(tmp_path / "reg")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "saved_model.pb").write_bytes(b"x")
+    version = registry.publish(config.model_name, model, {"blessed": True}, {"statistics": stats})
+    registry.set_serving(config.model_name, version)
+    served = validate_run(config, stats, schema_dir, environ={})
+    assert served.drift_baseline == f"training statistics of served {config.model_name} version 1"
+    assert {d.feature for d in served.distances} == {d.feature for d in alone.distances}
+    assert validate_run(config, stats, schema_dir, environ=None).drift_baseline == "this run's train split"
