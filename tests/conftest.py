@@ -125,19 +125,14 @@ def adult_subsample(write_config) -> Callable[..., types.SimpleNamespace]:
     return make
 
 
-# --- a real S3-protocol server (moto) ---------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# --- a real S3 server: MinIO built from source (tests/servers.py) ---------------------------------
 
 
 class S3Server(types.SimpleNamespace):
     endpoint: str
     access_key: str
     secret_key: str
+    kind: str  # "minio", or "moto" where MinIO cannot be built (never in CI)
 
     def client(self):
         """A `minio.Minio` client for this server."""
@@ -156,21 +151,49 @@ class S3Server(types.SimpleNamespace):
 
 
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """moto's standalone S3 server on 127.0.0.1 (a real HTTP endpoint), for the whole session."""
-    moto_server = pytest.importorskip("moto.server")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """MinIO (what the manifests deploy) on 127.0.0.1 for the whole session, random credentials.
+
+    Where MinIO cannot be built and CI is not set, moto's S3 server stands in, with a warning."""
+    from servers import MinioServer, server_binaries
+
+    try:
+        binary = server_binaries("minio")["minio"]
+    except pytest.skip.Exception as skipped:
+        yield from _moto_server(str(skipped))
+        return
+    server = MinioServer(binary, tmp_path_factory.mktemp("minio"))
+    try:
+        yield S3Server(
+            endpoint=server.endpoint, access_key=server.access_key, secret_key=server.secret_key, kind="minio"
+        )
+    finally:
+        server.stop()
+
+
+def _moto_server(reason: str) -> Iterator[S3Server]:
+    import warnings
+
+    moto_server = pytest.importorskip("moto.server", reason=f"{reason}; and moto is not installed")
+    warnings.warn(f"{reason}: the S3 tests run against moto instead of MinIO", stacklevel=2)
     port = _free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        # moto accepts any key pair; these values are distinctive so tests can grep for leaks.
         yield S3Server(
             endpoint=f"127.0.0.1:{port}",
             access_key="mlpipe-test-access",
             secret_key="mlpipe-test-SECRET-5f3c9a1e",
+            kind="moto",
         )
     finally:
         server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # --- a local HTTP server that records requests (stands in for the Kubernetes and KFP APIs) --------
@@ -241,3 +264,22 @@ class RecordingServer:
 def recording_server() -> type[RecordingServer]:
     """The RecordingServer class: `with recording_server(respond) as server: ...`."""
     return RecordingServer
+
+
+# --- a real Kubernetes control plane (tests/servers.py) -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    """etcd + kube-apiserver + kube-controller-manager built from source, for the whole session."""
+    from servers import ControlPlane, server_binaries, unavailable
+
+    server_binaries("etcd", "kube", "kserve-crd")
+    try:
+        plane = ControlPlane(tmp_path_factory.mktemp("control-plane"))
+    except RuntimeError as exc:
+        unavailable("Kubernetes control plane", str(exc))
+    try:
+        yield plane
+    finally:
+        plane.stop()

@@ -1,9 +1,9 @@
 """Fixtures for the container image tests: a Docker engine and the two images, built for real.
 
 The engine comes from `scripts/start-dockerd.sh` (installs Debian's docker.io
-and starts dockerd when none answers). The tests skip only when that script
-says no engine can run here (exit 2: not root and none running, or no dockerd
-and no apt-get); any other failure fails them.
+and starts dockerd when none answers). When that script says no engine can run
+here (exit 2: not root and none running, or no dockerd and no apt-get) the
+tests skip, except in CI (`CI` set), where they fail; any other failure fails them.
 
 Images are built with `make images`, as a user would. On machines with no
 container registry the base is the debootstrap image (`make base-image`):
@@ -44,7 +44,9 @@ def docker_engine() -> str:
     )
     message = (proc.stdout + proc.stderr).strip()
     if proc.returncode == 2:
-        pytest.skip(f"no Docker engine can run on this machine: {message}")
+        from servers import unavailable
+
+        unavailable("Docker engine", f"none can run on this machine: {message}")
     if proc.returncode != 0:
         pytest.fail(f"scripts/start-dockerd.sh failed (exit {proc.returncode}):\n{message}")
     return docker_cli()

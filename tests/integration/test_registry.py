@@ -76,7 +76,7 @@ class Backend(types.SimpleNamespace):
     def staging_started(self) -> bool:
         if self.kind == "local":
             staging = Path(self.uri) / MODEL / "_staging"
-            return staging.is_dir() and any(staging.iterdir())
+            return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
         prefix = self.registry._key(MODEL, "_staging") + "/"
         return any(
             True

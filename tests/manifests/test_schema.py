@@ -3,28 +3,21 @@
 Core kinds: the Kubernetes OpenAPI schemas shipped by kubernetes-validate, in
 strict mode (unknown fields are errors), for the Kubernetes version we pin:
 1.32, the version of the kind node image (manifests/kind/cluster.yaml).
-InferenceService: the KServe 0.15 schema assembled in kserve_schema.py.
+InferenceService: KServe's real CRD on a real API server, in tests/cluster.
 """
 
 from __future__ import annotations
 
 import copy
 
-import jsonschema
 import kubernetes_validate
 import kubernetes_validate.utils as kv
 import pytest
 import yaml
 
-from .kserve_schema import KSERVE_VERSION, inference_service_schema
 from .objects import MANIFESTS, find, ref
 
 K8S_SCHEMA_VERSION = "1.32.0"
-
-
-@pytest.fixture(scope="module")
-def isvc_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(inference_service_schema(K8S_SCHEMA_VERSION))
 
 
 def validate_core(obj: dict) -> None:
@@ -51,14 +44,9 @@ def test_kind_node_image_matches_schema_version():
 
 
 @pytest.mark.parametrize("name", ["base", "kind", "kubeflow"])
-def test_objects_validate(rendered, isvc_validator, name):
+def test_objects_validate(rendered, name):
     for obj in rendered[name]:
-        if obj["kind"] == "InferenceService":
-            errors = sorted(isvc_validator.iter_errors(obj), key=lambda e: list(e.path))
-            assert not errors, f"{ref(obj)} (KServe {KSERVE_VERSION}): " + "; ".join(
-                f"{'.'.join(map(str, e.path))}: {e.message[:200]}" for e in errors
-            )
-        else:
+        if obj["kind"] != "InferenceService":  # the real KServe CRD judges it: tests/cluster
             validate_core(obj)
 
 
@@ -66,24 +54,9 @@ def test_local_registry_configmap_validates():
     validate_core(yaml.safe_load((MANIFESTS / "kind" / "local-registry-hosting.yaml").read_text()))
 
 
-def test_validation_catches_mistakes(rendered, isvc_validator):
-    """The checks are not vacuous: a typo'd field and a wrong type are rejected."""
+def test_validation_catches_mistakes(rendered):
+    """The check is not vacuous: a typo'd field is rejected."""
     deployment = copy.deepcopy(find(rendered["kind"], "Deployment")[0])
     deployment["spec"]["template"]["spec"]["containers"][0]["resource"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, K8S_SCHEMA_VERSION, strict=True)
-
-    isvc = copy.deepcopy(find(rendered["kubeflow"], "InferenceService")[0])
-    assert isvc_validator.is_valid(isvc)
-    bad = copy.deepcopy(isvc)
-    bad["spec"]["predictor"]["model"]["storageURI"] = bad["spec"]["predictor"]["model"].pop("storageUri")
-    assert not isvc_validator.is_valid(bad)
-    bad = copy.deepcopy(isvc)
-    del bad["spec"]["predictor"]["model"]["modelFormat"]
-    assert not isvc_validator.is_valid(bad)
-    bad = copy.deepcopy(isvc)
-    bad["spec"]["predictor"]["canaryTrafficPercent"] = 150
-    assert not isvc_validator.is_valid(bad)
-    bad = copy.deepcopy(isvc)
-    bad["spec"]["predictor"]["model"]["resources"]["limits"]["cpu"] = {"cores": 1}
-    assert not isvc_validator.is_valid(bad)

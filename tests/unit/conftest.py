@@ -11,7 +11,6 @@ Training takes about 8 s.
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
 
 import pytest
 
@@ -63,41 +62,16 @@ def trained_model(tmp_path_factory, adult_examples) -> types.SimpleNamespace:
     return types.SimpleNamespace(model_dir=out / "model", tensorboard=out / "tensorboard", result=result)
 
 
-# --- a fake Kubernetes API server, on the shared recording server ---------------------------
+# --- rollout code that must not reach a server (the real one: tests/cluster) -----------------------
 
 
-def kubernetes_answer(request: dict) -> tuple[int, object]:
-    """What a Kubernetes API server answers to a PATCH of a Deployment or an InferenceService."""
-    path = request["path"]
-    parts = path.strip("/").split("/")
-    name = parts[-1]
-    if len(parts) > 3 and parts[-3] == "missing":  # a namespace that does not exist
-        return 404, {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404}
-    if "/deployments/" in path:
-        return 200, {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": parts[-3], "generation": 7},
-        }
-    if "/inferenceservices/" in path:
-        return 200, {
-            "apiVersion": "serving.kserve.io/v1beta1",
-            "kind": "InferenceService",
-            "metadata": {"name": name, "namespace": parts[-3]},
-        }
-    return 404, {"kind": "Status", "status": "Failure", "reason": "NotFound"}
+class NoServer:
+    """An API client that fails the test if anything tries to use it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the API server was contacted ({name})")
 
 
 @pytest.fixture
-def k8s_server(recording_server) -> Iterator[types.SimpleNamespace]:
-    """A recording fake Kubernetes API server and an `ApiClient` pointed at it: `.api`, `.requests`, `.url`."""
-    from kubernetes import client
-
-    with recording_server(kubernetes_answer) as server:
-        configuration = client.Configuration()
-        configuration.host = server.url
-        api = client.ApiClient(configuration)
-        try:
-            yield types.SimpleNamespace(api=api, requests=server.requests, url=server.url)
-        finally:
-            api.close()
+def no_server() -> NoServer:
+    return NoServer()

@@ -15,7 +15,6 @@ import pytest
 from mlpipe.components.config import load_config
 from mlpipe.components.push.core import push, push_decision
 from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.rollout import deployment_patch
 from mlpipe.components.serving import load_serving_names
 
 NAMES = load_serving_names()
@@ -89,10 +88,10 @@ def test_push_decision_lists_every_failed_gate():
     ids=["evaluation", "infra"],
 )
 def test_an_unblessed_model_is_not_pushed_and_the_result_says_why(
-    config, model_dir, registry, tmp_path, k8s_server, blessing, infra, expected
+    config, model_dir, registry, tmp_path, no_server, blessing, infra, expected
 ):
     result = push(
-        config, model_dir, blessing, infra, registry, "deployment", NAMES, run_id="run-1", api=k8s_server.api
+        config, model_dir, blessing, infra, registry, "deployment", NAMES, run_id="run-1", api=no_server
     )
     assert result == {"pushed": False, "version": None, "uri": None, "reasons": result["reasons"]}
     assert len(result["reasons"]) == len(expected)
@@ -101,7 +100,6 @@ def test_an_unblessed_model_is_not_pushed_and_the_result_says_why(
     assert registry.versions(config.model_name) == []
     assert not (tmp_path / "registry").exists()  # nothing at all was written
     assert registry.serving_version(config.model_name) is None
-    assert k8s_server.requests == []  # serving untouched
 
 
 def test_a_blessed_model_is_published_and_the_serving_pointer_set(config, model_dir, registry):
@@ -124,32 +122,6 @@ def test_a_blessed_model_is_published_and_the_serving_pointer_set(config, model_
 
     again = push(config, model_dir, BLESSED, INFRA_OK, registry, "none", NAMES)
     assert again["version"] == 2 and registry.serving_version(config.model_name) == 2
-
-
-def test_a_push_to_the_deployment_target_patches_it(config, model_dir, registry, k8s_server):
-    result = push(config, model_dir, BLESSED, INFRA_OK, registry, "deployment", NAMES, api=k8s_server.api)
-    assert result["pushed"] and result["version"] == 1
-    (request,) = k8s_server.requests
-    assert request["method"] == "PATCH"
-    assert request["path"] == f"/apis/apps/v1/namespaces/{NAMES.namespace}/deployments/{NAMES.deployment}"
-    assert request["headers"]["content-type"] == "application/strategic-merge-patch+json"
-    assert request["body"] == deployment_patch(1, result["uri"])
-    assert result["serving"] == {
-        "target": "deployment",
-        "version": 1,
-        "kind": "Deployment",
-        "name": NAMES.deployment,
-        "generation": 7,
-    }
-    assert registry.serving_version(config.model_name) == 1
-
-
-def test_a_push_to_kserve_patches_the_inference_service(config, model_dir, registry, k8s_server):
-    result = push(config, model_dir, BLESSED, INFRA_OK, registry, "kserve", NAMES, api=k8s_server.api)
-    (request,) = k8s_server.requests
-    assert request["path"].endswith(f"/inferenceservices/{NAMES.inference_service}")
-    assert request["body"]["spec"]["predictor"]["model"]["storageUri"] == NAMES.storage_uri
-    assert result["serving"]["kind"] == "InferenceService"
 
 
 def test_push_does_not_import_tensorflow(repo_root):

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# build-test-servers.sh - build REAL test servers from source into a version-keyed cache.
+#
+#   $CACHE/bin/minio-<RELEASE tag>
+#   $CACHE/bin/etcd-<ver>
+#   $CACHE/bin/kube-apiserver-<ver>
+#   $CACHE/bin/kube-controller-manager-<ver>
+#   $CACHE/crds/kserve-<ver>/serving.kserve.io_inferenceservices.yaml
+#
+# CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}. Go module + build caches also live there
+# ($CACHE/gomod, $CACHE/gobuild), never in a repo. Each artifact is built into a temp dir
+# inside $CACHE/bin and then renamed into place (atomic on the same filesystem); an existing
+# artifact is never rebuilt. A flock on $CACHE/.build.lock serialises concurrent runs.
+#
+# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd]...   (default: all)
+# Env:   MLPIPE_CACHE, MLPIPE_BUILD_JOBS (go build -p, default 2),
+#        MINIO_VERSION/MINIO_MODVER/MINIO_COMMIT, ETCD_VERSION, K8S_VERSION, KSERVE_VERSION
+# Prints "name<TAB>path" for each artifact on stdout; logs go to stderr.
+set -euo pipefail
+
+# ---- pinned versions ------------------------------------------------------------------
+# MinIO publishes no semver tags; RELEASE.* tags map to Go pseudo-versions.
+# RELEASE.2025-09-07T16-13-09Z == commit 07c3a429bfed433e49018cb0f78a52145d4bedeb.
+MINIO_VERSION=${MINIO_VERSION:-RELEASE.2025-09-07T16-13-09Z}
+MINIO_MODVER=${MINIO_MODVER:-v0.0.0-20250907161309-07c3a429bfed}
+MINIO_COMMIT=${MINIO_COMMIT:-07c3a429bfed433e49018cb0f78a52145d4bedeb}
+ETCD_VERSION=${ETCD_VERSION:-v3.5.35}
+K8S_VERSION=${K8S_VERSION:-v1.33.13}
+KSERVE_VERSION=${KSERVE_VERSION:-v0.15.2}
+
+CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}
+BIN=$CACHE/bin
+JOBS=${MLPIPE_BUILD_JOBS:-2}
+
+log() { printf '[build-test-servers %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+command -v go >/dev/null 2>&1 || PATH=$PATH:/usr/local/go/bin
+command -v go >/dev/null 2>&1 || die "go not found in PATH"
+
+mkdir -p "$BIN" "$CACHE/crds" "$CACHE/gomod" "$CACHE/gobuild" "$CACHE/tmp"
+
+# Isolated Go environment: caches outside any repo, no cgo (no C toolchain needed, static
+# binaries as upstream ships them), never auto-download another toolchain, ignore any
+# go.work / GOFLAGS the caller's environment may carry.
+export GOMODCACHE=$CACHE/gomod
+export GOCACHE=$CACHE/gobuild
+export GOTMPDIR=$CACHE/tmp
+export GOFLAGS="-mod=mod -buildvcs=false"
+export GOWORK=off
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+export GO111MODULE=on
+export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
+export GOMAXPROCS=${GOMAXPROCS:-$JOBS}
+unset GOBIN
+
+# Serialise concurrent invocations (e.g. parallel pytest workers).
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then log "waiting for lock $CACHE/.build.lock"; flock 9; fi
+# Under the lock, any leftover temp dir is from an interrupted run.
+rm -rf "$BIN"/.tmp.* "$CACHE"/crds/.tmp.* 2>/dev/null || true
+
+TMPS=()
+cleanup() { local d; for d in "${TMPS[@]:-}"; do if [ -n "$d" ]; then rm -rf "$d"; fi; done; return 0; }
+trap cleanup EXIT
+mktmp() { local d; d=$(mktemp -d "$BIN/.tmp.$1.XXXXXX"); TMPS+=("$d"); echo "$d"; }
+
+# install_atomic SRC DEST: move a freshly built file into place atomically.
+install_atomic() {
+  chmod 0755 "$1"
+  mv -f "$1" "$2"     # rename(2) within $BIN -> atomic
+}
+
+timed() { # timed NAME cmd...
+  local name=$1 t0 t1; shift; t0=$(date +%s.%N)
+  "$@"
+  t1=$(date +%s.%N)
+  log "$name built in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
+}
+
+# ---- MinIO: go install github.com/minio/minio@<pseudo-version of RELEASE tag> ------------
+build_minio() {
+  local dest=$BIN/minio-$MINIO_VERSION
+  if [ -x "$dest" ]; then printf 'minio\t%s\n' "$dest"; return; fi
+  log "building minio $MINIO_VERSION ($MINIO_MODVER)"
+  local tmp; tmp=$(mktmp minio)
+  local v=${MINIO_VERSION#RELEASE.}                 # 2025-09-07T16-13-09Z
+  local rfc="${v:0:10}T${v:11:2}:${v:14:2}:${v:17:2}Z"
+  local pkg=github.com/minio/minio/cmd
+  _b() {
+    GOBIN=$tmp go install -p "$JOBS" -trimpath -ldflags "-s -w \
+      -X $pkg.Version=$rfc -X $pkg.ReleaseTag=$MINIO_VERSION \
+      -X $pkg.CommitID=$MINIO_COMMIT -X $pkg.ShortCommitID=${MINIO_COMMIT:0:12} \
+      -X $pkg.CopyrightYear=${v:0:4}" "github.com/minio/minio@$MINIO_MODVER"
+  }
+  timed minio _b
+  "$tmp/minio" --version >/dev/null || die "minio binary does not run"
+  install_atomic "$tmp/minio" "$dest"
+  printf 'minio\t%s\n' "$dest"
+}
+
+# ---- etcd: tiny wrapper main around go.etcd.io/etcd/server/v3/etcdmain ---------------------
+# (the upstream main package lives in the root module go.etcd.io/etcd/v3 whose go.mod has
+# replace directives, so `go install go.etcd.io/etcd/v3@vX` is refused.)
+build_etcd() {
+  local dest=$BIN/etcd-$ETCD_VERSION
+  if [ -x "$dest" ]; then printf 'etcd\t%s\n' "$dest"; return; fi
+  log "building etcd $ETCD_VERSION"
+  local tmp; tmp=$(mktmp etcd)
+  mkdir -p "$tmp/src"
+  cat >"$tmp/src/main.go" <<'EOF'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  cat >"$tmp/src/go.mod" <<EOF
+module mlpipe.local/etcdbuild
+
+go 1.23.0
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+EOF
+  _b() {
+    ( cd "$tmp/src" \
+      && go mod tidy \
+      && go build -p "$JOBS" -trimpath -ldflags "-s -w" -o "$tmp/etcd" . )
+  }
+  timed etcd _b
+  "$tmp/etcd" --version >/dev/null || die "etcd binary does not run"
+  install_atomic "$tmp/etcd" "$dest"
+  printf 'etcd\t%s\n' "$dest"
+}
+
+# ---- kube-apiserver + kube-controller-manager ------------------------------------------------
+# k8s.io/kubernetes' go.mod replaces every staging module (k8s.io/api => ./staging/...), so it
+# cannot be `go install`ed. Build from a wrapper module that requires k8s.io/kubernetes and
+# replaces each staging module with its published v0.<minor>.<patch> tag.
+build_kube() {
+  local api=$BIN/kube-apiserver-$K8S_VERSION kcm=$BIN/kube-controller-manager-$K8S_VERSION
+  if [ -x "$api" ] && [ -x "$kcm" ]; then
+    printf 'kube-apiserver\t%s\nkube-controller-manager\t%s\n' "$api" "$kcm"; return
+  fi
+  log "building kube-apiserver/kube-controller-manager $K8S_VERSION"
+  local tmp; tmp=$(mktmp kube)
+  local staging_ver="v0.${K8S_VERSION#v1.}"        # v1.32.13 -> v0.32.13
+  local major=1 minor; minor=$(cut -d. -f2 <<<"${K8S_VERSION#v}")
+  mkdir -p "$tmp/src"
+  _b() {
+    local modfile
+    modfile=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" \
+      | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+    [ -f "$modfile" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION"
+    {
+      echo "module mlpipe.local/kubebuild"
+      echo
+      # Same language version/GODEBUG defaults as upstream builds.
+      grep -E '^(go|godebug) ' "$modfile"
+      echo
+      echo "require k8s.io/kubernetes $K8S_VERSION"
+      echo
+      echo "replace ("
+      # Only staging modules that upstream actually requires (as v0.0.0); replacing the
+      # unused sample-* ones would be harmless but their tags are not always published.
+      awk -v v="$staging_ver" '
+        /^replace \(/ {rb=1; next} rb && /^\)/ {rb=0}
+        rb && $2=="=>" && $3 ~ /^\.\/staging\// {staged[$1]=1}
+        /^require \(/ {qb=1; next} qb && /^\)/ {qb=0}
+        qb && $2=="v0.0.0" {req[$1]=1}
+        END {for (m in req) if (m in staged) printf "\t%s => %s %s\n", m, m, v}' "$modfile" | sort
+      echo ")"
+    } >"$tmp/src/go.mod"
+    local ld="-s -w"
+    local p
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+      ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+    done
+    ( cd "$tmp/src" \
+      && go build -p "$JOBS" -trimpath -ldflags "$ld" \
+           -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
+      && go build -p "$JOBS" -trimpath -ldflags "$ld" \
+           -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager )
+  }
+  timed "kube-apiserver+kube-controller-manager" _b
+  "$tmp/kube-apiserver" --version >/dev/null || die "kube-apiserver binary does not run"
+  "$tmp/kube-controller-manager" --version >/dev/null || die "kube-controller-manager does not run"
+  install_atomic "$tmp/kube-apiserver" "$api"
+  install_atomic "$tmp/kube-controller-manager" "$kcm"
+  printf 'kube-apiserver\t%s\nkube-controller-manager\t%s\n' "$api" "$kcm"
+}
+
+# ---- KServe InferenceService CRD (from the Go module zip) --------------------------------
+fetch_kserve_crd() {
+  local ddir=$CACHE/crds/kserve-$KSERVE_VERSION
+  local dest=$ddir/serving.kserve.io_inferenceservices.yaml
+  if [ -s "$dest" ]; then printf 'kserve-crd\t%s\n' "$dest"; return; fi
+  log "fetching kserve $KSERVE_VERSION CRDs"
+  local dir
+  dir=$(go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  local src=$dir/config/crd/full/serving.kserve.io_inferenceservices.yaml
+  [ -s "$src" ] || die "CRD not found at $src"
+  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.kserve.XXXXXX"); TMPS+=("$tmp")
+  # Copy the whole config/crd/full set (servingruntimes etc. are handy too).
+  cp "$dir"/config/crd/full/*.yaml "$tmp"/
+  chmod 0644 "$tmp"/*.yaml
+  rm -f "$tmp/kustomization.yaml"
+  chmod 0755 "$tmp"
+  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
+  mv "$tmp" "$ddir"
+  printf 'kserve-crd\t%s\n' "$dest"
+}
+
+[ $# -eq 0 ] && set -- all
+for what in "$@"; do
+  case $what in
+    all) build_minio; build_etcd; build_kube; fetch_kserve_crd ;;
+    minio) build_minio ;;
+    etcd) build_etcd ;;
+    kube|k8s) build_kube ;;
+    kserve-crd|crd) fetch_kserve_crd ;;
+    *) die "unknown target: $what" ;;
+  esac
+done

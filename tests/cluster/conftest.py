@@ -1,0 +1,76 @@
+"""The deployed overlays on real control planes (tests/servers.py): `kind_cluster` on the session
+plane, `kubeflow_cluster` on a plane of its own (the overlays are alternatives, not layers)."""
+
+from __future__ import annotations
+
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from mlpipe.components.serving import load_serving_names
+
+REPO = Path(__file__).resolve().parents[2]
+NAMES = load_serving_names()
+KUBEFLOW_NAMES = load_serving_names(overrides=REPO / "manifests" / "overlays" / "kubeflow" / "params.env")
+OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES}
+
+
+def kserve_crd() -> Path:
+    from servers import server_binaries
+
+    return Path(server_binaries("kserve-crd")["kserve-crd"])
+
+
+def install_kserve_crd(plane) -> None:
+    """KServe's real InferenceService CRD, from the release the kubeflow overlay targets."""
+    plane.kubectl("apply", "--server-side", "-f", str(kserve_crd()))
+    # `kubectl wait` errors out while a new CRD has no status yet: poll for Established
+    wait_for(
+        lambda: "True" in plane.kubectl(
+            "get", "crd", "inferenceservices.serving.kserve.io",
+            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
+        ).stdout,
+        "the InferenceService CRD to be established",
+    )  # fmt: skip
+
+
+def wait_for(check, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def _deploy(plane, overlay: str) -> types.SimpleNamespace:
+    """Apply one overlay server-side, as `make deploy` (kind) or the Kubeflow docs do."""
+    names = OVERLAYS[overlay]
+    # the pipeline namespace comes from the KFP install (kind) or a Kubeflow profile
+    plane.kubectl("create", "namespace", names.pipeline_namespace)
+    if overlay == "kubeflow":
+        install_kserve_crd(plane)
+    out = plane.kubectl("apply", "--server-side", "-k", str(REPO / "manifests/overlays" / overlay)).stdout
+    return types.SimpleNamespace(plane=plane, overlay=overlay, names=names, output=out)
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(control_plane):
+    """The kind overlay (TF Serving Deployment) on the session's control plane."""
+    return _deploy(control_plane, "kind")
+
+
+@pytest.fixture(scope="session")
+def kubeflow_cluster(tmp_path_factory):
+    """The kubeflow overlay (KServe InferenceService, its real CRD) on a control plane of its own."""
+    from servers import ControlPlane
+
+    plane = ControlPlane(tmp_path_factory.mktemp("kubeflow-plane"))
+    try:
+        yield _deploy(plane, "kubeflow")
+    finally:
+        plane.stop()
