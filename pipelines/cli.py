@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -61,8 +62,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_package(args: argparse.Namespace):
     """The compiled IR in the images, given what a pod gets (see pipelines/container_run.py)."""
-    import os
-
     from mlpipe.components.config import config_from_dict, load_config
     from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY
     from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
@@ -160,8 +159,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    import os
-
     from mlpipe.components.s3 import upload_files
 
     for uri in upload_files(args.files, args.destination, os.environ):
@@ -170,8 +167,6 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def _registry_for(config_path: str, registry: str | None):
-    import os
-
     from mlpipe.components.config import load_config
     from mlpipe.components.registry import open_registry
 
@@ -317,6 +312,23 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = _network_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _network_error(exc: Exception) -> str | None:
+    """One line for an object store that cannot be reached where no stage named it already."""
+    import urllib3
+
+    from mlpipe.components.s3 import ENDPOINT, network_reason
+
+    if not isinstance(exc, urllib3.exceptions.HTTPError):
+        return None
+    return f"cannot reach the object store at {os.environ.get(ENDPOINT, '')}: {network_reason(exc)}"
 
 
 if __name__ == "__main__":
