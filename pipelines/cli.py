@@ -35,7 +35,8 @@ def _print_summary_table(summary: dict) -> None:
         if key in summary:
             print(f"{key}: {json.dumps(summary[key], default=str)}")
     if summary["status"] != "succeeded":
-        print(f"\nFAILED at stage {summary['failed_stage']}: {summary['error']}")
+        outcome = "INTERRUPTED" if summary["status"] == "interrupted" else "FAILED"
+        print(f"\n{outcome} at stage {summary['failed_stage']}: {summary['error']}")
         for anomaly in summary.get("anomalies", []):
             print(f"  - {anomaly['feature']}: {anomaly['kind']}: {anomaly['description']}")
 
@@ -57,6 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
     for path in summary.get("reports", {}).values():
         print(f"report: {path}")
+    if summary["status"] == "interrupted":
+        return summary["exit_code"]  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
     return 0 if summary["status"] == "succeeded" else 1
 
 
