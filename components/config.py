@@ -53,6 +53,9 @@ class _Model(BaseModel):
 class DataConfig(_Model):
     train: str
     eval: str | None = None
+    # Serving data (requests as logged, no label needed): validated in the SERVING environment
+    # and compared with the train split for training/serving skew.
+    serving: str | None = None
 
 
 class CsvConfig(_Model):
@@ -384,7 +387,9 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
 def _merged(base: dict, top: dict) -> dict:
     out = dict(base)
     for key, value in top.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 
@@ -402,10 +407,22 @@ def load_config(path: str | Path, check_data: bool = True) -> DatasetConfig:
     return config
 
 
-def check_columns(config: DatasetConfig, header: list[str], source: str, require_label: bool) -> None:
-    """Fail naming the first column the config expects but the data lacks."""
+def check_columns(
+    config: DatasetConfig,
+    header: list[str],
+    source: str,
+    require_label: bool,
+    allow_missing_features: bool = False,
+) -> None:
+    """Fail naming the first column the config expects but the data lacks. With
+    `allow_missing_features` (a batch to validate, where a missing feature is an anomaly
+    reported with the others) only the label, when required, and one feature must be there."""
     present = set(header)
-    expected = [*config.feature_keys, *config.exclude]
+    expected = [] if allow_missing_features else [*config.feature_keys, *config.exclude]
+    if allow_missing_features and not present & set(config.feature_keys):
+        raise UserInputError(
+            f"{source}: none of the features named in the config is in the data (columns: {', '.join(header)})"
+        )
     if require_label:
         expected.insert(0, config.label_key)
     for column in expected:
@@ -442,6 +459,7 @@ def check_for_cluster(config: DatasetConfig) -> None:
     for key, value in (
         ("data.train", config.data.train),
         ("data.eval", config.data.eval),
+        ("data.serving", config.data.serving),
         ("registry.uri", config.registry.uri),
     ):
         if value is None:

@@ -12,7 +12,7 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -29,12 +29,17 @@ def fetch(location: str, environ: Mapping[str, str], workdir: Path) -> Path:
         return path
     from minio.error import S3Error
 
-    from mlpipe.components.s3 import client_from_env, split_uri
+    from mlpipe.components.s3 import client_from_env, reaching, split_uri
 
     bucket, key = split_uri(location)
-    local = workdir / Path(key).name
+    name = PurePosixPath(key).name
+    if key.endswith("/") or name in ("", ".", ".."):
+        raise UserInputError(f"{location}: names no object (a data location must end in a file name)")
+    local = workdir / name
+    client = client_from_env(environ)
     try:
-        client_from_env(environ).fget_object(bucket, key, str(local))
+        with reaching(environ, location):
+            client.fget_object(bucket, key, str(local))
     except S3Error as exc:
         raise UserInputError(f"cannot read {location}: {exc.code} ({exc.message})") from None
     return local
@@ -50,28 +55,43 @@ def _open_bytes(path: Path) -> bytes:
     return raw
 
 
+def _line_of(raw: bytes, position: int) -> int:
+    """The 1-based line of a byte offset; `\n`, `\r\n` and a bare `\r` each end a line."""
+    before = raw[:position]
+    return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+
+
 def _decode(raw: bytes, source: str) -> str:
+    """UTF-8 text with universal newlines: `\r\n` and a bare `\r` (old Mac files) read as `\n`."""
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
         raise UserInputError(
-            f"{source}: not UTF-8 text (line {line}, byte {raw[exc.start : exc.start + 1]!r})"
+            f"{source}: not UTF-8 text (line {_line_of(raw, exc.start)}, byte {raw[exc.start : exc.start + 1]!r})"
         ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def read_header(path: str | Path, options: CsvConfig) -> list[str]:
     """The normalized column names of a CSV file."""
     path = Path(path)
-    text = _decode(_open_bytes(path)[:65536].rsplit(b"\n", 1)[0] + b"\n", str(path))
-    return _parse_header(text, options, str(path))
+    head = _open_bytes(path)[:65536]
+    cut = max(head.rfind(b"\n"), head.rfind(b"\r"))  # whole lines only: no split UTF-8 character
+    return _parse_header(_decode(head[: cut + 1] if cut >= 0 else head, str(path)), options, str(path))
+
+
+def _reader(lines, options: CsvConfig):
+    return csv.reader(lines, delimiter=options.delimiter, skipinitialspace=options.skip_initial_space)
 
 
 def _parse_header(text: str, options: CsvConfig, source: str) -> list[str]:
-    first = text.split("\n", 1)[0].rstrip("\r")
+    first = text.split("\n", 1)[0]
     if not first.strip():
         raise UserInputError(f"{source}: empty file (no header row)")
-    row = next(csv.reader([first], delimiter=options.delimiter, skipinitialspace=options.skip_initial_space))
+    try:
+        row = next(_reader([first], options))
+    except csv.Error as exc:
+        raise UserInputError(f"{source}: line 1: the header is not valid CSV ({exc})") from None
     names = [normalize_name(c) for c in row]
     seen: set[str] = set()
     for original, name in zip(row, names, strict=True):
@@ -83,46 +103,50 @@ def _parse_header(text: str, options: CsvConfig, source: str) -> list[str]:
     return names
 
 
-def _check_field_counts(text: str, options: CsvConfig, expected: int, source: str) -> None:
-    """Every non-blank row has as many fields as the header.
+def _is_blank(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
 
-    pandas cannot be trusted with this: it pads short rows with empty strings (which
-    would read as missing values) and, when the first data row has one field too
-    many, silently takes the first column as the index and shifts every value.
+
+def _rows(text: str, options: CsvConfig, expected: int, source: str) -> tuple[list[list[str]], list[int]]:
+    """The data rows and the physical line (1-based, the header is line 1) where each starts.
+
+    Every non-blank row must have as many fields as the header: pandas would pad a
+    short row with empty strings (read as missing values) and, when the first data
+    row has one field too many, silently take the first column as the index.
     """
-    reader = csv.reader(
-        io.StringIO(text), delimiter=options.delimiter, skipinitialspace=options.skip_initial_space
-    )
-    for row in reader:
-        if row and len(row) != expected:  # blank lines are skipped, as pandas does
-            raise UserInputError(
-                f"{source}: wrong number of fields in line {reader.line_num}: expected {expected}, saw {len(row)}"
-            )
+    reader = _reader(io.StringIO(text), options)
+    rows, lines = [], []
+    previous_end = 0  # the last physical line of the previous row
+    try:
+        next(reader)
+        previous_end = reader.line_num
+        for row in reader:
+            start, previous_end = previous_end + 1, reader.line_num
+            if _is_blank(row):
+                continue
+            if len(row) != expected:
+                raise UserInputError(
+                    f"{source}: wrong number of fields in line {start}: expected {expected}, saw {len(row)}"
+                )
+            rows.append(row)
+            lines.append(start)
+    except csv.Error as exc:
+        raise UserInputError(f"{source}: line {previous_end + 1}: not valid CSV ({exc})") from None
+    return rows, lines
 
 
 def read_csv(path: Path, options: CsvConfig, source: str) -> tuple[pd.DataFrame, str]:
-    """All columns as stripped strings (missing values as None) and the sha256 of the raw bytes."""
+    """All columns as stripped strings (missing values as None), indexed by the physical line
+    number each row starts on (so every error can cite it), and the sha256 of the raw bytes."""
     raw_file = path.read_bytes()
     if not raw_file:
         raise UserInputError(f"{source}: empty file")
     text = _decode(_open_bytes(path), source)
     header = _parse_header(text, options, source)
-    _check_field_counts(text, options, len(header), source)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=options.delimiter,
-            skipinitialspace=options.skip_initial_space,
-            dtype=str,
-            na_filter=False,
-            header=0,
-            names=header,
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        raise UserInputError(f"{source}: wrong number of fields: {exc}".replace("\n", " ")) from None
-    if frame.empty:
+    rows, lines = _rows(text, options, len(header), source)
+    if not rows:
         raise UserInputError(f"{source}: has a header but no data rows")
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"), dtype=object)
     frame = frame.apply(lambda col: col.str.strip())
     missing = {"", options.missing_value}
     frame = frame.where(~frame.isin(missing), None)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlpipe.components.errors import UserInputError
+from mlpipe.components.safe_paths import check_name, check_version, relative_key
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,22 @@ class LocalRegistry:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
+    def _model_dir(self, model: str) -> Path:
+        path = self.root / check_name(model)
+        if not path.resolve().is_relative_to(self.root.resolve()):  # a symlinked model folder
+            raise UserInputError(f"registry model folder {path} leads outside the registry root {self.root}")
+        return path
+
     def uri(self, model: str, version: int) -> str:
-        return str(self.root / model / str(version))
+        return str(self._model_dir(model) / str(check_version(version)))
 
     def _all_versions(self, model: str) -> set[int]:
-        base = self.root / model
+        base = self._model_dir(model)
         found = {int(p.name) for p in base.glob("*") if p.name.isdigit()} if base.is_dir() else set()
         return found | set(self.versions(model))
 
     def versions(self, model: str) -> list[int]:
-        markers = self.root / model / MARKERS
+        markers = self._model_dir(model) / MARKERS
         return (
             sorted(int(p.stem) for p in markers.glob("*.json") if p.stem.isdigit())
             if markers.is_dir()
@@ -56,7 +63,7 @@ class LocalRegistry:
         )
 
     def metadata(self, model: str, version: int) -> dict:
-        path = self.root / model / MARKERS / f"{version}.json"
+        path = self._model_dir(model) / MARKERS / f"{check_version(version)}.json"
         if not path.is_file():
             raise UserInputError(f"model {model} has no published version {version} in {self.root}")
         return json.loads(path.read_text())
@@ -64,7 +71,9 @@ class LocalRegistry:
     def publish(
         self, model: str, local_dir: str | Path, metadata: dict, attachments: Mapping[str, Path] | None = None
     ) -> int:
-        base = self.root / model
+        base = self._model_dir(model)
+        for name in attachments or {}:
+            check_name(name, "attachment name")
         staging = base / STAGING / uuid.uuid4().hex
         staging.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(local_dir, staging)
@@ -91,18 +100,19 @@ class LocalRegistry:
     def attachment(self, model: str, version: int, name: str) -> Path | None:
         """The folder attached to a published version under `name`, or None."""
         self.metadata(model, version)
-        path = self.root / model / ATTACHMENTS / str(version) / name
+        path = self._model_dir(model) / ATTACHMENTS / str(version) / check_name(name, "attachment name")
         return path if path.is_dir() else None
 
     def serving_version(self, model: str) -> int | None:
-        path = self.root / model / SERVING_POINTER
+        path = self._model_dir(model) / SERVING_POINTER
         return json.loads(path.read_text())["version"] if path.is_file() else None
 
     def set_serving(self, model: str, version: int) -> None:
         self.metadata(model, version)
-        tmp = self.root / model / f".{SERVING_POINTER}.tmp"
+        base = self._model_dir(model)
+        tmp = base / f".{SERVING_POINTER}.tmp"
         tmp.write_text(json.dumps({"version": version, "at": now()}))
-        os.replace(tmp, self.root / model / SERVING_POINTER)
+        os.replace(tmp, base / SERVING_POINTER)
 
 
 def _write_marker_local(markers: Path, version: int, metadata: dict) -> None:
@@ -122,11 +132,11 @@ class S3Registry:
         self.prefix = prefix.strip("/")
         self.client = client
 
-    def _key(self, *parts: str) -> str:
-        return "/".join(p for p in (self.prefix, *parts) if p)
+    def _key(self, model: str, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, check_name(model), *parts) if p)
 
     def uri(self, model: str, version: int) -> str:
-        return f"s3://{self.bucket}/{self._key(model, str(version))}"
+        return f"s3://{self.bucket}/{self._key(model, str(check_version(version)))}"
 
     def _names(self, prefix: str) -> list[str]:
         return [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=False)]
@@ -145,7 +155,9 @@ class S3Registry:
         from minio.error import S3Error
 
         try:
-            response = self.client.get_object(self.bucket, self._key(model, MARKERS, f"{version}.json"))
+            response = self.client.get_object(
+                self.bucket, self._key(model, MARKERS, f"{check_version(version)}.json")
+            )
             try:
                 return json.loads(response.read())
             finally:
@@ -170,6 +182,8 @@ class S3Registry:
         from minio.commonconfig import CopySource
 
         local_dir = Path(local_dir)
+        for name in attachments or {}:
+            check_name(name, "attachment name")
         staging = self._key(model, STAGING, uuid.uuid4().hex)
         self._upload_tree(local_dir, staging)
         version = max(self._all_versions(model), default=0) + 1
@@ -223,26 +237,37 @@ class S3Registry:
     def attachment(self, model: str, version: int, name: str) -> Path | None:
         """A local copy of the folder attached to a published version under `name`, or None."""
         self.metadata(model, version)
-        prefix = self._key(model, ATTACHMENTS, str(version), name) + "/"
+        prefix = self._key(model, ATTACHMENTS, str(version), check_name(name, "attachment name")) + "/"
         if not self._names(prefix):
             return None
         return self._download(prefix, f"mlpipe-{model}-{version}-{name}-")
 
     def _download(self, prefix: str, temp_prefix: str) -> Path:
+        """Every object under `prefix` into a new temporary directory; nothing is written, and the
+        directory is removed, when a key would land outside it."""
+        objects = list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
+        relative = [(obj.object_name, relative_key(obj.object_name, prefix)) for obj in objects]
         dest = Path(tempfile.mkdtemp(prefix=temp_prefix))
-        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
-            self.client.fget_object(self.bucket, obj.object_name, str(dest / obj.object_name[len(prefix) :]))
+        try:
+            for name, rel in relative:
+                if rel is not None:
+                    self.client.fget_object(self.bucket, name, str(dest / rel))
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
         return dest
 
 
 def open_registry(uri: str, environ: Mapping[str, str]):
     """A registry for a directory path or an `s3://bucket/prefix` (credentials from `environ`)."""
     if uri.startswith("s3://"):
-        from mlpipe.components.s3 import client_from_env
+        from mlpipe.components.s3 import client_from_env, reaching
 
         client = client_from_env(environ)
         registry = S3Registry(uri, client)
-        if not client.bucket_exists(registry.bucket):
+        with reaching(environ, f"the registry {uri}"):
+            exists = client.bucket_exists(registry.bucket)
+        if not exists:
             raise UserInputError(
                 f"registry bucket '{registry.bucket}' does not exist at {environ.get('MLPIPE_S3_ENDPOINT')}"
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,8 @@ def _print_summary_table(summary: dict) -> None:
         if key in summary:
             print(f"{key}: {json.dumps(summary[key], default=str)}")
     if summary["status"] != "succeeded":
-        print(f"\nFAILED at stage {summary['failed_stage']}: {summary['error']}")
+        outcome = "INTERRUPTED" if summary["status"] == "interrupted" else "FAILED"
+        print(f"\n{outcome} at stage {summary['failed_stage']}: {summary['error']}")
         for anomaly in summary.get("anomalies", []):
             print(f"  - {anomaly['feature']}: {anomaly['kind']}: {anomaly['description']}")
 
@@ -56,13 +58,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
     for path in summary.get("reports", {}).values():
         print(f"report: {path}")
+    if summary["status"] == "interrupted":
+        return summary["exit_code"]  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
     return 0 if summary["status"] == "succeeded" else 1
 
 
 def _run_package(args: argparse.Namespace):
     """The compiled IR in the images, given what a pod gets (see pipelines/container_run.py)."""
-    import os
-
     from mlpipe.components.config import config_from_dict, load_config
     from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY
     from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
@@ -160,8 +162,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    import os
-
     from mlpipe.components.s3 import upload_files
 
     for uri in upload_files(args.files, args.destination, os.environ):
@@ -170,8 +170,6 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def _registry_for(config_path: str, registry: str | None):
-    import os
-
     from mlpipe.components.config import load_config
     from mlpipe.components.registry import open_registry
 
@@ -317,6 +315,23 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = _network_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _network_error(exc: Exception) -> str | None:
+    """One line for an object store that cannot be reached where no stage named it already."""
+    import urllib3
+
+    from mlpipe.components.s3 import ENDPOINT, network_reason
+
+    if not isinstance(exc, urllib3.exceptions.HTTPError):
+        return None
+    return f"cannot reach the object store at {os.environ.get(ENDPOINT, '')}: {network_reason(exc)}"
 
 
 if __name__ == "__main__":

@@ -82,14 +82,23 @@ def validate_batch(
     runs_root: str | Path = "runs",
     baseline: str | None = None,
 ) -> ValidationResult:
-    """Validate a new batch: schema (SERVING unless it has labels), drift vs the baseline's
-    eval split, skew vs its train split. Writes the report and anomalies to `output_dir`."""
+    """Validate a new batch: schema (SERVING unless it has labels; a missing feature is an
+    anomaly), drift vs the baseline's eval split, skew vs its train split, all in one result.
+    Writes the report and anomalies to `output_dir`."""
     config = load_config(config_path)
     baseline_stats = baseline_statistics_dir(runs_root, baseline)
     output_dir = Path(output_dir)
     with tempfile.TemporaryDirectory(prefix="mlpipe-batch-") as tmp:
         examples = Path(tmp) / "examples"
-        ingest(config, examples, os.environ, sources={BATCH: data}, require_label=False)
+        # A missing feature is an anomaly reported with every other one, not a stop at ingest.
+        ingest(
+            config,
+            examples,
+            os.environ,
+            sources={BATCH: data},
+            require_label=False,
+            allow_missing_features=True,
+        )
         compute_statistics(examples, Path(tmp) / "statistics")
         batch_stats = load_statistics(Path(tmp) / "statistics", BATCH)
     has_label = any(f.path.step[0] == config.label_key for f in batch_stats.datasets[0].features)

@@ -25,6 +25,7 @@ from typing import Any
 from mlpipe.components.atomic import atomic_write_text
 from mlpipe.components.config import DatasetConfig, load_config, with_overrides
 from mlpipe.components.errors import UserInputError
+from mlpipe.pipelines.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,15 @@ def record_stages(records: list[dict[str, Any]]) -> Iterator[None]:
         log.info("stage %s: started", name)
         tee = _Tee(sys.stdout)
         start = time.perf_counter()
-        with contextlib.redirect_stdout(tee):
-            outputs, task_status = original(**kwargs)
+        try:
+            with contextlib.redirect_stdout(tee):
+                outputs, task_status = original(**kwargs)
+        except RunInterrupted:
+            seconds = round(time.perf_counter() - start, 2)
+            records.append(
+                {"name": name, "status": "interrupted", "seconds": seconds, "task_root": task_root}
+            )
+            raise
         seconds = round(time.perf_counter() - start, 2)
         ok = task_status == status.Status.SUCCESS
         record = {"name": name, "status": "succeeded" if ok else "failed", "seconds": seconds}
@@ -204,7 +212,11 @@ def docker_config(config: DatasetConfig, runs_root: Path) -> DatasetConfig:
     the runs root), so local data must lie under it, and a local registry moves into it."""
     from mlpipe.components.config import RegistryConfig
 
-    for key, value in (("data.train", config.data.train), ("data.eval", config.data.eval)):
+    for key, value in (
+        ("data.train", config.data.train),
+        ("data.eval", config.data.eval),
+        ("data.serving", config.data.serving),
+    ):
         if value and not value.startswith("s3://") and not Path(value).resolve().is_relative_to(runs_root):
             raise UserInputError(
                 f"--runner docker sees only {runs_root}: {key} {value} must lie under it or be s3://"
@@ -265,13 +277,18 @@ def run_and_summarize(pipeline, args: dict[str, Any], run_dir: Path, config_labe
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     umask = os.umask(0o000) if docker else None
+    stopped = None
     try:
-        with record_stages(records), warnings.catch_warnings():
+        with stage_processes_ended_on_interrupt(), record_stages(records), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
             pipeline(**args)
+    except RunInterrupted as stop:
+        stopped = stop
     finally:
         if umask is not None:
             os.umask(umask)
     summary = build_summary(records, run_dir, config_label, time.perf_counter() - start)
+    if stopped is not None:
+        mark_interrupted(summary, stopped)
     summary["reports"] = collect_reports(summary.get("artifacts", {}), run_dir / "reports")
     return summary

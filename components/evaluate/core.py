@@ -16,8 +16,10 @@ from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.results import (
     CANDIDATE,
     OVERALL,
+    SliceKey,
     confusion_points,
     json_safe,
+    slice_keys,
     sliced_metrics,
     tfma_validation,
 )
@@ -129,6 +131,7 @@ class Evaluation:
     verdict: dict
     confusion: list[dict[str, float]]
     model_metadata: dict
+    slices: dict[str, SliceKey] | None = None  # each slice name's (column, value) pairs
 
     def overall_scalars(self) -> dict[str, float]:
         """Threshold-free overall metrics, for the KFP Metrics artifact."""
@@ -139,7 +142,7 @@ class Evaluation:
         fairness: dict[str, dict] = {}
         for check in self.verdict["fairness_checks"]:
             fairness.setdefault(check["feature"], {})[check["metric"]] = {
-                k: check[k] for k in ("gap", "max_gap", "min_slice", "max_slice", "passed")
+                k: check.get(k) for k in ("gap", "max_gap", "min_slice", "max_slice", "passed", "problem")
             }
         return json_safe(
             {
@@ -181,7 +184,7 @@ def write_reports(
     from mlpipe.components.evaluate.report import render_html, render_model_card
 
     atomic_write_text(blessing_file, json.dumps(result.verdict, indent=2))
-    atomic_write_text(html_path, render_html(config, result.metrics, result.verdict))
+    atomic_write_text(html_path, render_html(config, result.metrics, result.verdict, result.slices))
     atomic_write_text(
         card_path, render_model_card(config, result.model_metadata, result.metrics, result.verdict)
     )
@@ -211,14 +214,14 @@ def evaluate(
             str(baseline_dir) if baseline_dir else None,
         )
         ok, failures = tfma_validation(out)
-    metrics = sliced_metrics(result)
+    metrics, keys = sliced_metrics(result), slice_keys(result)
     verdict = blessing(
         ok,
         failures,
-        fairness_checks(config, metrics),
+        fairness_checks(config, metrics, keys),
         metrics,
         {"version": baseline["version"], "uri": baseline.get("uri")} if baseline else None,
         min_slice_size=config.evaluation.min_slice_size,
     )
     log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])
-    return Evaluation(metrics, verdict, confusion_points(result), model_metadata)
+    return Evaluation(metrics, verdict, confusion_points(result), model_metadata, keys)

@@ -12,8 +12,8 @@ import json
 
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.core import SUMMARY_METRICS
-from mlpipe.components.evaluate.gates import slices_of
-from mlpipe.components.evaluate.results import OVERALL
+from mlpipe.components.evaluate.gates import slice_keys_of, slices_of
+from mlpipe.components.evaluate.results import OVERALL, SliceKey
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
 
@@ -101,23 +101,28 @@ def _slice_table(rows: dict[str, dict[str, float]], overall: dict[str, float]) -
     return f"<table><tr><th>slice</th>{head}</tr>{''.join(body)}</table>"
 
 
-def render_html(config: DatasetConfig, metrics: dict[str, dict[str, float]], verdict: dict) -> str:
+def _compared(check: dict) -> str:
+    """What a fairness check compared: its two extreme slices, or why it could not compare."""
+    if check.get("problem"):
+        return check["problem"]
+    return f"{check['min_slice']} vs {check['max_slice']}"
+
+
+def render_html(
+    config: DatasetConfig,
+    metrics: dict[str, dict[str, float]],
+    verdict: dict,
+    keys: dict[str, SliceKey] | None = None,
+) -> str:
+    """The page; `keys` are the slices' (column, value) pairs (read from the names when absent)."""
     overall = metrics.get(OVERALL, {})
     thresholds = [f"{t:g}" for t in config.evaluation.fairness_thresholds]
     sections = []
-    features = [*config.slicing.features, *(",".join(c) for c in config.slicing.crosses)]
-    for feature in features:
-        if "," in feature:
-            cross = feature.split(",")
-            # TFMA names a cross slice with its columns sorted (`race:Black,sex:Female`), not in config order
-            rows = {
-                k: v
-                for k, v in metrics.items()
-                if k.count(",") == len(cross) - 1
-                and sorted(p.split(":")[0] for p in k.split(",")) == sorted(cross)
-            }
-        else:
-            rows = slices_of(feature, metrics)
+    keys = slice_keys_of(metrics, config, keys)
+    # TFMA names a cross slice with its columns sorted (`race:Black,sex:Female`), not in config order
+    for columns in [*([f] for f in config.slicing.features), *config.slicing.crosses]:
+        feature = ",".join(columns)
+        rows = slices_of(columns, metrics, keys)
         charts = []
         for metric in ("false_positive_rate", "false_negative_rate"):
             series = {name: [m.get(f"{metric}@{t}") for t in thresholds] for name, m in sorted(rows.items())}
@@ -145,7 +150,7 @@ def render_html(config: DatasetConfig, metrics: dict[str, dict[str, float]], ver
         )
     checks = "".join(
         f"<tr><td>{html.escape(c['feature'])}</td><td>{html.escape(c['metric'])}</td><td>{_fmt(c['gap'])}</td>"
-        f"<td>{_fmt(c['max_gap'])}</td><td>{html.escape(str(c['min_slice']))} vs {html.escape(str(c['max_slice']))}</td>"
+        f"<td>{_fmt(c['max_gap'])}</td><td>{html.escape(_compared(c))}</td>"
         f"<td class={'ok' if c['passed'] else 'bad'}>{'pass' if c['passed'] else 'FAIL'}</td></tr>"
         for c in verdict["fairness_checks"]
     )

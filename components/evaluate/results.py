@@ -6,23 +6,65 @@ reading of TFMA's nested result structures.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 OVERALL = "overall"
 CANDIDATE = "candidate"
 
+# A slice as (column, value) pairs: () is overall. Gates and the report select slices by these
+# pairs, never by taking a slice's name apart, so any value (`Married, spouse`) stays in its slice.
+SliceKey = tuple[tuple[str, str], ...]
 
-def slice_name(slice_key) -> str:
-    """TFMA slice key -> `overall`, `sex:Female` or `sex:Female,race:Black`."""
-    if not slice_key:
-        return OVERALL
-    parts = []
-    for column, value in slice_key:
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        parts.append(f"{column}:{value}")
-    return ",".join(parts)
+
+def slice_key(tfma_key) -> SliceKey:
+    """TFMA's slice key (values may be bytes, ints or floats) as (column, text) pairs."""
+    return tuple(
+        (str(column), value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+        for column, value in tfma_key or ()
+    )
+
+
+def _shown(value: str) -> str:
+    """A value as written in a slice name: JSON-quoted when plain text would be ambiguous."""
+    plain = value and value == value.strip() and not any(c in value for c in ',"\\')
+    return value if plain else json.dumps(value, ensure_ascii=False)
+
+
+def slice_name(tfma_key) -> str:
+    """TFMA slice key -> `overall`, `sex:Female` or `race:Black,sex:Female`; a value with a
+    comma or a quote is quoted (`marital_status:"Married, spouse"`), so names are unique."""
+    key = slice_key(tfma_key)
+    return ",".join(f"{column}:{_shown(value)}" for column, value in key) if key else OVERALL
+
+
+def parse_slice_name(name: str, columns: set[str]) -> SliceKey | None:
+    """The key of a slice name (the inverse of `slice_name`, for metrics that arrive by name
+    only). A plain value runs to the next `,<column>:` of a sliced column, so an unquoted value
+    with a comma still parses; None when `name` is not a slice of `columns`."""
+    if name == OVERALL:
+        return ()
+    key, rest = [], name
+    while rest:
+        column, sep, rest = rest.partition(":")
+        if not sep or column not in columns:
+            return None
+        if rest.startswith('"'):
+            try:
+                value, end = json.JSONDecoder().raw_decode(rest)
+            except ValueError:
+                return None
+            rest = rest[end:]
+        else:
+            cuts = [rest.find(f",{c}:") for c in columns]
+            end = min((c for c in cuts if c >= 0), default=len(rest))
+            value, rest = rest[:end], rest[end:]
+        key.append((column, str(value)))
+        if rest and not rest.startswith(","):
+            return None
+        rest = rest[1:]
+    return tuple(key)
 
 
 def _value(entry):
@@ -32,6 +74,11 @@ def _value(entry):
         if "boundedValue" in entry:
             return float(entry["boundedValue"]["value"])
     return None
+
+
+def slice_keys(eval_result) -> dict[str, SliceKey]:
+    """Each slice name of `sliced_metrics` with its (column, value) pairs."""
+    return {slice_name(key): slice_key(key) for key, _ in eval_result.slicing_metrics}
 
 
 def sliced_metrics(eval_result, model_name: str = CANDIDATE) -> dict[str, dict[str, float]]:

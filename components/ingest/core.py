@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TRAIN = "train"
 EVAL = "eval"
+SERVING = "serving"  # serving data (no label), validated for training/serving skew
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +44,17 @@ class IngestResult:
         return self.rows.get(EVAL, 0)
 
     def summary(self) -> dict:
+        serving = {"serving_rows": self.rows[SERVING]} if SERVING in self.rows else {}
         return {
             "train_rows": self.train_rows,
             "eval_rows": self.eval_rows,
+            **serving,
             "fingerprint": self.fingerprint,
             "split_method": self.split_method,
         }
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _label_to_int(frame: pd.DataFrame, config: DatasetConfig, source: str) -> pd.Series:
@@ -57,25 +63,60 @@ def _label_to_int(frame: pd.DataFrame, config: DatasetConfig, source: str) -> pd
     labels = column.map(mapping)
     unknown = labels.isna()
     if unknown.any():
-        row = int(unknown.idxmax())
-        value = column.iloc[row]
+        line = unknown.idxmax()  # the index is the physical line number
+        value = column.loc[line]
         shown = "a missing value" if value is None else f"value '{value}'"
         raise UserInputError(
-            f"{source}: line {row + 2}: label column '{config.label_key}' has {shown}, which is neither "
+            f"{source}: line {line}: label column '{config.label_key}' has {shown}, which is neither "
             f"positive {config.label.positive} nor negative {config.label.negative}"
         )
     return labels.astype(np.int64)
 
 
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _numeric(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna()
+    """A numeric column as float32; a value that is no number, not finite (`inf`, `nan`, `1e999`)
+    or beyond float32's range fails naming line, column and value (normalization would turn it
+    into a mean of inf and every prediction into NaN)."""
+    text = frame[column]
+    values = pd.to_numeric(text, errors="coerce")
+    present = text.notna()
+    bad = present & ~(np.isfinite(values) & (values.abs() <= _FLOAT32_MAX))
     if bad.any():
-        row = int(bad.idxmax())
+        line = bad.idxmax()  # the index is the physical line number
+        raw = text.loc[line]
+        parsed = _as_float(raw)
+        if parsed is None:
+            why = ""
+        elif not np.isfinite(parsed):
+            why = ", which is not a finite number"
+        else:
+            why = f", which overflows float32 (largest magnitude {_FLOAT32_MAX:.4g})"
         raise UserInputError(
-            f"{source}: line {row + 2}: column '{column}' is numeric but has value '{frame[column].iloc[row]}'"
+            f"{source}: line {line}: column '{column}' is numeric but has value '{raw}'{why}"
         )
     return values.astype(np.float32)
+
+
+def typed_frame(frame: pd.DataFrame, config: DatasetConfig, source: str, with_label: bool) -> pd.DataFrame:
+    """Every value checked and typed: numeric as float32, categorical as UTF-8 bytes, the label
+    as 0/1; features the data lacks are left out (a validated batch may lack some)."""
+    typed = {}
+    for column in config.features.numeric:
+        if column in frame.columns:
+            typed[column] = _numeric(frame, column, source)
+    for column in config.features.categorical:
+        if column in frame.columns:
+            typed[column] = frame[column].map(lambda v: None if v is None else v.encode("utf-8"))
+    if with_label:
+        typed[config.label_key] = _label_to_int(frame, config, source)
+    return pd.DataFrame(typed, index=frame.index)
 
 
 def _list_array(values: pd.Series, value_type: pa.DataType) -> pa.Array:
@@ -86,22 +127,13 @@ def _list_array(values: pd.Series, value_type: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(mask))
 
 
-def to_record_batch(
-    frame: pd.DataFrame, config: DatasetConfig, source: str, with_label: bool
-) -> pa.RecordBatch:
-    """Typed Arrow columns: numeric as float32, categorical as bytes, label as int64 0/1."""
-    arrays, names = [], []
-    for column in config.features.numeric:
-        arrays.append(_list_array(_numeric(frame, column, source), pa.float32()))
-        names.append(column)
-    for column in config.features.categorical:
-        encoded = frame[column].map(lambda v: None if v is None else v.encode("utf-8"))
-        arrays.append(_list_array(encoded, pa.binary()))
-        names.append(column)
-    if with_label:
-        arrays.append(_list_array(_label_to_int(frame, config, source), pa.int64()))
-        names.append(config.label_key)
-    return pa.RecordBatch.from_arrays(arrays, names)
+_ARROW_TYPES = {np.dtype(np.float32): pa.float32(), np.dtype(np.int64): pa.int64()}
+
+
+def to_record_batch(typed: pd.DataFrame) -> pa.RecordBatch:
+    """One-value list columns of a `typed_frame`: float32, int64 or bytes."""
+    arrays = [_list_array(typed[c], _ARROW_TYPES.get(typed[c].dtype, pa.binary())) for c in typed.columns]
+    return pa.RecordBatch.from_arrays(arrays, list(typed.columns))
 
 
 def hash_split(frame: pd.DataFrame, key_columns: list[str], eval_fraction: float) -> np.ndarray:
@@ -120,54 +152,73 @@ def _write_split(out_dir: Path, split: str, batch: pa.RecordBatch) -> int:
     return write_records(split_dir / "data.tfrecord.gz", records)
 
 
+def _read_split(
+    config: DatasetConfig, split: str, location: str, path: Path, require_label: bool, lenient: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(raw string frame, typed frame, sha256) of one file, every value checked."""
+    frame, sha = read_csv(path, config.csv, location)
+    check_columns(config, list(frame.columns), location, require_label, allow_missing_features=lenient)
+    missing = [c for c in config.feature_keys if c not in frame.columns]
+    if missing:
+        log.warning("%s lacks features %s: validation reports them", location, ", ".join(missing))
+    with_label = config.label_key in frame.columns and split != SERVING
+    log.info("read %s: %d rows, %d columns", location, len(frame), len(frame.columns))
+    return frame, typed_frame(frame, config, location, with_label), sha
+
+
 def ingest(
     config: DatasetConfig,
     output_dir: str | Path,
     environ: Mapping[str, str],
     sources: Mapping[str, str] | None = None,
     require_label: bool = True,
+    allow_missing_features: bool = False,
 ) -> IngestResult:
     """Read, check and convert the data; `output_dir` appears only when every split is written.
 
     `sources` maps split names to locations; by default the config's train and
-    eval files, or the train file split by hash when no eval file is given.
+    eval files (or the train file split by hash when no eval file is given) and
+    its serving file. A `serving` split needs no label and may lack features, as
+    may every split with `allow_missing_features` (a batch to validate): validation
+    reports a missing feature among the other anomalies.
     """
     split_by_hash = sources is None and not config.data.eval
     if sources is None:
         sources = {TRAIN: config.data.train}
         if config.data.eval:
             sources[EVAL] = config.data.eval
-    frames: dict[str, pd.DataFrame] = {}
+        if config.data.serving:
+            sources[SERVING] = config.data.serving
+    raw: dict[str, pd.DataFrame] = {}
+    typed: dict[str, pd.DataFrame] = {}
     digest = hashlib.sha256()
     with scratch_dir() as tmp:
         for split, location in sources.items():
             path = fetch(location, environ, Path(tmp))
-            frame, sha = read_csv(path, config.csv, location)
-            has_label = config.label_key in frame.columns
-            check_columns(config, list(frame.columns), location, require_label=require_label)
-            log.info("read %s: %d rows, %d columns", location, len(frame), len(frame.columns))
-            frames[split] = frame.assign(_has_label=has_label)
+            serving = split == SERVING
+            raw[split], typed[split], sha = _read_split(
+                config,
+                split,
+                location,
+                path,
+                require_label=require_label and not serving,
+                lenient=allow_missing_features or serving,
+            )
             digest.update(f"{split}:{sha}\n".encode())
     split_method = "files"
     if split_by_hash:
-        is_eval = hash_split(
-            frames[TRAIN].drop(columns="_has_label"), config.split.hash_key, config.split.eval_fraction
-        )
-        whole = frames.pop(TRAIN)
-        frames[TRAIN] = whole[~is_eval].reset_index(drop=True)
-        frames[EVAL] = whole[is_eval].reset_index(drop=True)
+        is_eval = hash_split(raw[TRAIN], config.split.hash_key, config.split.eval_fraction)
+        whole = typed.pop(TRAIN)
+        typed = {TRAIN: whole[~is_eval], EVAL: whole[is_eval], **typed}
         split_method = (
             f"hash({', '.join(config.split.hash_key) or 'row'}) eval_fraction={config.split.eval_fraction}"
         )
         for split in (TRAIN, EVAL):
-            if frames[split].empty:
+            if typed[split].empty:
                 raise UserInputError(f"{sources[TRAIN]}: the hash split left the {split} split empty")
     rows: dict[str, int] = {}
     with atomic_dir(output_dir) as out:
-        for split, frame in frames.items():
-            with_label = bool(frame["_has_label"].iloc[0])
-            source = sources[split] if split in sources else sources[TRAIN]  # hash split: both from train
-            batch = to_record_batch(frame, config, source, with_label)
-            rows[split] = _write_split(out, split, batch)
+        for split, frame in typed.items():
+            rows[split] = _write_split(out, split, to_record_batch(frame))
             log.info("wrote split %s: %d examples", split, rows[split])
     return IngestResult(rows=rows, fingerprint=digest.hexdigest(), split_method=split_method)

@@ -2,7 +2,7 @@
 
 Inferred schemas get the same curation a person would start from: TRAINING and
 SERVING environments (the label is absent in serving), lower bounds on
-non-negative numeric features, and the observed category domains.
+non-negative numeric features, no NaN or infinities, and the observed category domains.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def infer_schema(train_stats, config: DatasetConfig):
             numeric = stats[name].num_stats
             if numeric.min >= 0:
                 feature.float_domain.min = 0.0
+            feature.float_domain.disallow_nan = True  # TFDV flags NaN and infinities
+            feature.float_domain.disallow_inf = True
         if name in config.features.categorical and not feature.HasField("domain"):
             log.warning("categorical feature %s has no inferred domain (too many values?)", name)
         feature.value_count.min, feature.value_count.max = 1, 1

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlpipe.components.artifacts import SERVING, TRAINING
@@ -23,6 +24,7 @@ from mlpipe.components.validate.verdict import VERDICT_FILE
 log = logging.getLogger(__name__)
 
 ANOMALIES_FILE = "SchemaDiff.pb"
+SERVING_SPLIT = "serving"  # ingest's split of `data.serving`: checked for training/serving skew
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,39 +156,46 @@ def validate_statistics(
     environment: str = TRAINING,
     drift_baseline=None,
     skew_training=None,
+    skew_target: str | None = None,
+    environments: Mapping[str, str] | None = None,
 ) -> ValidationResult:
-    """Check every split in `current` against the schema, and `target` for drift and skew.
+    """Check every split in `current` against the schema, `target` for drift and `skew_target`
+    (default: `target`) for skew; every anomaly of every split lands in one result.
 
-    `drift_baseline` is the statistics to compare `target` with for drift;
-    `skew_training` is the training statistics when `target` is serving data.
+    `environment` is `target`'s schema environment, `environments` any other split's
+    (default TRAINING); `drift_baseline` is the statistics to compare `target` with for drift;
+    `skew_training` the training statistics to compare the serving data `skew_target` with.
+    A feature the data lacks is TFDV's SCHEMA_MISSING_COLUMN anomaly, reported with the rest.
     """
     import tensorflow_data_validation as tfdv
 
-    if environment not in (TRAINING, SERVING):
-        raise ValueError(f"unknown environment {environment}")
+    splits = {split: TRAINING for split in current} | {target: environment} | dict(environments or {})
+    unknown = set(splits.values()) - {TRAINING, SERVING}
+    if unknown:
+        raise ValueError(f"unknown environment {sorted(unknown)[0]}")
     anomalies: list[Anomaly] = []
     distances: list[Distance] = []
     protos = {}
     for split, stats in current.items():
-        env = environment if split == target else TRAINING
-        proto = tfdv.validate_statistics(stats, schema, environment=env)
+        proto = tfdv.validate_statistics(stats, schema, environment=splits[split])
         protos[split] = proto
         anomalies += _anomalies_of(proto, split, only_comparators=False, blocking=True)
     compared = with_comparators(schema, config)
     warn_drift = config.validation.drift_action == "warn"
     if drift_baseline is not None:
         proto = tfdv.validate_statistics(
-            current[target], compared, environment=environment, previous_statistics=drift_baseline
+            current[target], compared, environment=splits[target], previous_statistics=drift_baseline
         )
         protos[f"{target}-drift"] = proto
         anomalies += _anomalies_of(proto, f"{target} drift", only_comparators=True, blocking=not warn_drift)
         distances += [d for d in _distances(proto) if d.comparison == "drift"]
     if skew_training is not None:
+        serving = skew_target or target
         proto = tfdv.validate_statistics(
-            skew_training, compared, environment=TRAINING, serving_statistics=current[target]
+            skew_training, compared, environment=TRAINING, serving_statistics=current[serving]
         )
-        protos[f"{target}-skew"] = proto
-        anomalies += _anomalies_of(proto, f"{target} skew", only_comparators=True, blocking=not warn_drift)
+        protos[f"{serving}-skew"] = proto
+        anomalies += _anomalies_of(proto, f"{serving} skew", only_comparators=True, blocking=not warn_drift)
         distances += [d for d in _distances(proto) if d.comparison == "skew"]
     return ValidationResult(anomalies, distances, protos)
 
@@ -241,9 +250,10 @@ def write_outputs(
 
 
 def validate_run(config: DatasetConfig, stats_dir: str | Path, schema_dir: str | Path, environ=None):
-    """The pipeline's check: every split against the schema, and the eval split for drift against
-    the served model's training statistics (found through the registry when `environ` is given)
-    or, without a served model, against this run's train split."""
+    """The pipeline's check: every split against the schema (a `serving` split in the SERVING
+    environment), the eval split for drift against the served model's training statistics
+    (found through the registry when `environ` is given) or, without a served model, against
+    this run's train split, and the serving split, when there is one, for skew against train."""
     from mlpipe.components.artifacts import load_schema, load_statistics
     from mlpipe.components.examples import splits_of
 
@@ -264,8 +274,18 @@ def validate_run(config: DatasetConfig, stats_dir: str | Path, schema_dir: str |
             baseline = load_statistics(folder, "train")
             origin = f"training statistics of served {config.model_name} version {version}"
     log.info("drift baseline: %s", origin)
+    serving = SERVING_SPLIT in current
+    if serving:
+        log.info("skew: the %s split against this run's train split", SERVING_SPLIT)
     result = validate_statistics(
-        config, load_schema(schema_dir), current, target="eval", drift_baseline=baseline
+        config,
+        load_schema(schema_dir),
+        current,
+        target="eval",
+        drift_baseline=baseline,
+        skew_training=current["train"] if serving else None,
+        skew_target=SERVING_SPLIT,
+        environments={SERVING_SPLIT: SERVING} if serving else None,
     )
     result.drift_baseline = origin
     return result

@@ -10,6 +10,7 @@ Training takes about 8 s.
 
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -60,6 +61,56 @@ def trained_model(tmp_path_factory, adult_examples) -> types.SimpleNamespace:
         fingerprint=adult_examples.fingerprint,
     )
     return types.SimpleNamespace(model_dir=out / "model", tensorboard=out / "tensorboard", result=result)
+
+
+# --- batch validation: a baseline run from the real Adult files, and batches changed from its test file --
+
+
+def fake_run(run_dir, statistics, validate_status="succeeded"):
+    """A run directory whose summary.json points at `statistics`, as `mlpipe validate` looks for."""
+    run_dir.mkdir(parents=True)
+    summary = {
+        "stages": [{"name": "validate", "status": validate_status, "seconds": 1}],
+        "artifacts": {"statistics": str(statistics)},
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory, adult):
+    """A run directory whose statistics come from the real Adult train/test files."""
+    from mlpipe.components.config import load_config
+    from mlpipe.components.ingest.core import ingest
+    from mlpipe.components.statistics.core import compute_statistics
+
+    root = tmp_path_factory.mktemp("baseline")
+    ingest(load_config(adult.config), root / "examples", environ={})
+    compute_statistics(root / "examples", root / "statistics")
+    return fake_run(root / "runs" / "20240101-000000", root / "statistics")
+
+
+@pytest.fixture(scope="session")
+def adult_test_frame(adult):
+    """The real Adult test file as strings, `?` kept as written."""
+    import pandas as pd
+
+    return pd.read_csv(adult.test, skipinitialspace=True, dtype=str, na_filter=False)
+
+
+@pytest.fixture
+def batch(tmp_path, adult_test_frame):
+    """`batch(change)`: write the Adult test file changed by `change(frame)` as a CSV batch."""
+
+    def write(change=None, name="batch.csv"):
+        frame = adult_test_frame.copy()
+        if change is not None:
+            frame = change(frame)
+        path = tmp_path / name
+        frame.to_csv(path, index=False)
+        return path
+
+    return write
 
 
 # --- rollout code that must not reach a server (the real one: tests/cluster) -----------------------

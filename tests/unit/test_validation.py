@@ -1,7 +1,7 @@
 """Batch validation against a training baseline, on real perturbed copies of Adult.
 
 The baseline (ingest + statistics of the real Adult train/test files) is built once
-for the module; each batch is the real Adult test file, changed in one way.
+(tests/unit/conftest.py); each batch is the real Adult test file, changed in one way.
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ import base64
 import json
 import re
 
-import pandas as pd
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from mlpipe.components.config import load_config
 from mlpipe.components.errors import UserInputError
-from mlpipe.components.ingest.core import ingest
 from mlpipe.components.statistics.core import compute_statistics, write_html
 from mlpipe.pipelines.cli import main
 from mlpipe.pipelines.data_checks import baseline_statistics_dir, validate_batch
@@ -35,36 +32,6 @@ def _fake_run(run_dir, statistics, validate_status="succeeded"):
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     return run_dir
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory, adult):
-    """A run directory whose statistics come from the real Adult train/test files."""
-    root = tmp_path_factory.mktemp("baseline")
-    ingest(load_config(adult.config), root / "examples", environ={})
-    compute_statistics(root / "examples", root / "statistics")
-    return _fake_run(root / "runs" / "20240101-000000", root / "statistics")
-
-
-@pytest.fixture(scope="module")
-def adult_test_frame(adult) -> pd.DataFrame:
-    """The real Adult test file as strings, `?` kept as written."""
-    return pd.read_csv(adult.test, skipinitialspace=True, dtype=str, na_filter=False)
-
-
-@pytest.fixture
-def batch(tmp_path, adult_test_frame):
-    """`batch(change)`: write the Adult test file changed by `change(frame)` as a CSV batch."""
-
-    def write(change=None, name="batch.csv"):
-        frame = adult_test_frame.copy()
-        if change is not None:
-            frame = change(frame)
-        path = tmp_path / name
-        frame.to_csv(path, index=False)
-        return path
-
-    return write
 
 
 def _cli(capsys, config, data, baseline, output) -> tuple[int, str, str]:
@@ -128,12 +95,13 @@ def test_batch_without_label_is_validated_as_serving(tmp_path, adult, baseline, 
     assert not result.blocking
 
 
-def test_dropped_column_is_rejected_naming_it(tmp_path, capsys, adult, baseline, batch):
+def test_dropped_column_is_an_anomaly_naming_it(tmp_path, capsys, adult, baseline, batch):
     data = batch(lambda f: f.drop(columns="education-num"))
     code, out, err = _cli(capsys, adult.config, data, baseline, tmp_path / "report")
-    assert code == 2
-    assert "education_num" in err and str(data) in err
-    assert not (tmp_path / "report").exists()
+    assert code == 1, out + err
+    assert "batch rejected: offending features: education_num" in err
+    assert re.search(r"^ERROR education_num: SCHEMA_MISSING_COLUMN", out, re.M)
+    assert "**Result: FAIL**" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_unseen_category_is_rejected_naming_the_feature(tmp_path, capsys, adult, baseline, batch):
@@ -332,7 +300,6 @@ def test_the_gate_step_enforces_the_verdict_that_validate_recorded(tmp_path):
 def test_validate_run_compares_with_the_served_models_training_statistics(adult_examples, tmp_path):
     """Cross-run drift: the baseline is found through the registry's serving pointer."""
     from mlpipe.components.registry import LocalRegistry
-    from mlpipe.components.statistics.core import compute_statistics
     from mlpipe.components.validate.core import validate_run
 
     config = adult_examples.config.model_copy(
