@@ -38,7 +38,9 @@ def published_version(registry, model: str, identity: str | None, run_id: str) -
     (a retried push), so a retry or a rerun never publishes a second copy."""
     for version in reversed(registry.versions(model)):
         meta = registry.metadata(model, version)
-        if (identity and meta.get("training_fingerprint") == identity) or (run_id and meta.get("run_id") == run_id):
+        if (identity and meta.get("training_fingerprint") == identity) or (
+            run_id and meta.get("run_id") == run_id
+        ):
             return version
     return None
 

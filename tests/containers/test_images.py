@@ -152,7 +152,10 @@ def test_images_hold_code_only(images: Images, flavor: str) -> None:
         assert name not in listing.split(), (name, listing)
     found = ok(
         run_in(
-            image, "sh", "-c", "find / -xdev \\( -name 'adult*.csv*' -o -name 'adult*.yaml' \\) 2>/dev/null; true"
+            image,
+            "sh",
+            "-c",
+            "find / -xdev \\( -name 'adult*.csv*' -o -name 'adult*.yaml' \\) 2>/dev/null; true",
         )
     )
     assert found.strip() == ""
