@@ -70,6 +70,7 @@ images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Bu
 image-locks: ## Re-resolve the per-image lock files (tf-image, push) against requirements/lock.txt
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--excludes requirements/tf-image-excludes.txt \
 		requirements/tf-image.in -o requirements/tf-image-lock.txt
 	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		requirements/push.in -o requirements/push-lock.txt
