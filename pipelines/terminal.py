@@ -247,7 +247,11 @@ class TerminalReporter(Reporter):
             ("✓ " if ok else "✗ ", "green" if ok else "bold red"),
             (f"{name:<{NAME_WIDTH}}", "bold" if not ok else ""),
             (f"{seconds:6.1f} s  ", "dim"),
-            (figure if ok else "FAILED" + (f": {figure}" if figure else ""), "" if ok else "red"),
+            # a failed stage's whole error follows in the tail and the summary
+            (
+                figure if ok else "FAILED" + (f": {_short(figure, 100)}" if figure else ""),
+                "" if ok else "red",
+            ),
         )
         self._print(line)
         if not ok:
