@@ -163,3 +163,39 @@ def strategy_for(tf_config: str | None):
         log.info("GPUs visible: MirroredStrategy")
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def progress_callback(unit: str, total: int | None, on_train_end: bool = False, metric: str = "val_auc"):
+    """A Keras callback that logs a progress line (`mlpipe.components.runtime.progress`) per
+    epoch, or per `fit` when `on_train_end` (one keras-tuner trial is one fit). The count lives
+    in a closure: keras-tuner deep-copies callbacks for every trial, and functions survive a
+    deep copy as themselves, so the count goes on across trials."""
+    import keras
+
+    from mlpipe.components.runtime import progress
+
+    count = 0
+
+    def step(logs: dict | None) -> None:
+        nonlocal count
+        count += 1
+        try:
+            note = f"{metric}={float((logs or {})[metric]):.4f}"
+        except (KeyError, TypeError, ValueError):
+            note = ""
+        progress(unit, count, total, note)
+
+    class Progress(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.step = step
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not on_train_end:
+                self.step(logs)
+
+        def on_train_end(self, logs=None):
+            if on_train_end:
+                self.step(logs)
+
+    return Progress()

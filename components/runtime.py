@@ -1,9 +1,16 @@
-"""Process setup shared by every component body: logging to the task's stream."""
+"""Process setup shared by every component body: logging to the task's stream, and
+progress lines that the local runner turns into a progress bar."""
 
 from __future__ import annotations
 
 import logging
 import os
+
+# `mlpipe run` reads these lines from a stage's output (pipelines/terminal.py parses them);
+# on a cluster they are plain log lines of the step.
+PROGRESS_LOGGER = "mlpipe.progress"
+_progress = logging.getLogger(PROGRESS_LOGGER)
+_progress.setLevel(logging.INFO)
 
 
 def setup_logging() -> None:
@@ -17,3 +24,9 @@ def setup_logging() -> None:
     )
     for noisy in ("absl", "tensorflow", "apache_beam"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def progress(unit: str, done: int, total: int | None = None, note: str = "") -> None:
+    """Log `<unit> <done>/<total> <note>` on the `mlpipe.progress` logger, e.g.
+    `epoch 3/10 val_auc=0.9102`: `done` units of `total` are complete (total None: unknown)."""
+    _progress.info("%s %d/%s%s", unit, done, "?" if total is None else total, f" {note}" if note else "")

@@ -46,21 +46,34 @@ RUN set -eu; \
     python3 -m venv /opt/uv; \
     /opt/uv/bin/pip install --quiet "uv==${UV_VERSION}"; \
     /opt/uv/bin/uv venv --quiet --python "$(command -v python3)" /opt/venv
-# Slimming (same layer, so it counts): C++ headers of TensorFlow (only for
-# building custom ops, 420 MB) and the test suites of libraries that never
-# import them (~100 MB). Bytecode stays: without it every stage start compiles
-# TF/TFDV/TFMA again (import 17 s instead of 8-10 s), as the venv is read-only
-# for the non-root user.
+# Slimming (same layer, so it counts):
+# - the lock leaves out packages no stage imports (requirements/tf-image-excludes.txt:
+#   google-cloud-aiplatform, libclang, the Jupyter server stack; 392 MB), so it is
+#   installed as it is (--no-deps: the lock is the whole closure; resolving the
+#   requirements again would bring apache-beam[gcp]'s google-cloud-aiplatform back);
+# - C++ headers of TensorFlow (only for building custom ops, 420 MB) and the test
+#   suites of libraries that never import them (~100 MB);
+# - the static symbol tables (.symtab/.strtab) of the shared libraries of TensorFlow,
+#   tfx-bsl, TFDV and tensorflow-io-gcs-filesystem (bazel builds, ~250 MB, 181 MB of
+#   them in libtensorflow_cc.so.2): `strip --strip-unneeded` keeps the dynamic symbols
+#   that loading and linking use, and the GPU kernels. Wheels repaired by auditwheel
+#   (numpy, scipy, pyarrow, ...) are left as they are: their patchelf-edited files are
+#   not safe to strip.
+# Bytecode stays: without it every stage start compiles TF/TFDV/TFMA again (import
+# 17 s instead of 8-10 s), as the venv is read-only for the non-root user.
 COPY requirements/tf-image-lock.txt /tmp/lock.txt
 RUN set -eu; \
     if [ -s /tmp/build-ca.crt ]; then export SSL_CERT_FILE=/tmp/build-ca.crt; fi; \
-    /opt/uv/bin/uv pip install --no-cache --compile-bytecode \
+    /opt/uv/bin/uv pip install --no-cache --no-deps --compile-bytecode \
         --python /opt/venv/bin/python -r /tmp/lock.txt; \
     rm -rf /root/.cache; \
     sp=/opt/venv/lib/python3.11/site-packages; \
     rm -rf "$sp/tensorflow/include" "$sp/pandas/tests" "$sp/pyarrow/tests" "$sp/h5py/tests" \
         "$sp/joblib/test" "$sp/tornado/test" "$sp/zmq/tests" "$sp/google/genai/tests"; \
-    find "$sp/numpy" "$sp/scipy" "$sp/IPython" -depth -type d -name tests -exec rm -rf {} +
+    find "$sp/numpy" "$sp/scipy" "$sp/IPython" -depth -type d -name tests -exec rm -rf {} +; \
+    find "$sp/tensorflow" "$sp/tfx_bsl" "$sp/tensorflow_data_validation" \
+        "$sp/tensorflow_io_gcs_filesystem" -type f -name '*.so*' \
+        -exec strip --strip-unneeded {} +
 
 # ---- project: the mlpipe package (small layer, rebuilt on code changes) -----
 FROM deps AS project

@@ -2,11 +2,15 @@
 # from components/images.py (MLPIPE_IMAGE_REGISTRY / _REPOSITORY / _TAG).
 # See docs/containers.md.
 #
-#   make images                                   # base: python:3.11-slim-bookworm
-#   make images BASE_IMAGE=mlpipe-base:py311-bookworm   # no registry: debootstrap base
+#   make images                                   # base: python:3.11-slim-bookworm, or where
+#                                                 # it cannot be pulled, the debootstrap base
+#   make images BASE_IMAGE=mlpipe-base:py311-bookworm   # that base, whatever is reachable
 #
-# BASE_IMAGE      base for both images; empty = the Dockerfile default. Setting
-#                 it to $(BASE_TAG) builds the debootstrap base first if missing.
+# BASE_IMAGE      base for both images; empty = $(DEFAULT_BASE) when the engine has
+#                 it or can pull it, else $(BASE_TAG), built first when missing
+#                 (scripts/choose-base-image.sh). Setting it to $(BASE_TAG) builds
+#                 the debootstrap base first if missing.
+# BASE_PULL_TIMEOUT  seconds the pull of $(DEFAULT_BASE) may take (default 300)
 # CA_BUNDLE       PEM bundle pip/uv trust during the build (TLS-intercepting
 #                 proxies); default: $PIP_CERT, $SSL_CERT_FILE or the system
 #                 bundle, when one exists. CA_BUNDLE= disables it. It is copied
@@ -16,8 +20,10 @@
 #                 engine started with --bridge=none, as scripts/start-dockerd.sh does)
 
 DOCKER         ?= docker
+DEFAULT_BASE   := python:3.11-slim-bookworm
 BASE_TAG       ?= mlpipe-base:py311-bookworm
 BASE_IMAGE     ?=
+BASE_PULL_TIMEOUT ?= 300
 DOCKER_NETWORK ?= host
 # extra `docker build` flags, e.g. --no-cache (scripts/bench_images.sh uses it)
 DOCKER_BUILD_FLAGS ?=
@@ -39,9 +45,14 @@ images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Bu
 	@set -euo pipefail; \
 	read -r tf_tag push_tag version < <($(IMAGES_PY) components/images.py); \
 	[ -n "$$version" ] || { echo "could not read image tags from components/images.py" >&2; exit 1; }; \
+	base="$(BASE_IMAGE)"; \
+	if [ -z "$$base" ]; then \
+	  base=$$(DOCKER=$(DOCKER) DEFAULT_BASE=$(DEFAULT_BASE) BASE_TAG=$(BASE_TAG) \
+	          BASE_PULL_TIMEOUT=$(BASE_PULL_TIMEOUT) scripts/choose-base-image.sh); \
+	fi; \
 	args=($(DOCKER_BUILD_FLAGS) --network "$(DOCKER_NETWORK)" --build-arg VERSION="$$version" \
-	      --build-arg REVISION="$(IMAGE_REVISION)" --build-arg SOURCE="$(IMAGE_SOURCE)"); \
-	if [ -n "$(BASE_IMAGE)" ]; then args+=(--build-arg BASE_IMAGE="$(BASE_IMAGE)"); fi; \
+	      --build-arg REVISION="$(IMAGE_REVISION)" --build-arg SOURCE="$(IMAGE_SOURCE)" \
+	      --build-arg BASE_IMAGE="$$base"); \
 	if [ -n "$(CA_BUNDLE)" ]; then \
 	  mkdir -p build/docker && cp "$(CA_BUNDLE)" build/docker/ca-bundle.crt; \
 	  args+=(--build-arg CA_BUNDLE=build/docker/ca-bundle.crt); \
@@ -50,7 +61,7 @@ images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Bu
 	if [ "$${DOCKER_BUILDKIT:-}" = 0 ]; then args+=(--force-rm); fi; \
 	for pair in "tf $$tf_tag" "push $$push_tag"; do \
 	  set -- $$pair; start=$$SECONDS; \
-	  echo "==> $$2 (docker/$$1.Dockerfile, base $(or $(BASE_IMAGE),python:3.11-slim-bookworm))"; \
+	  echo "==> $$2 (docker/$$1.Dockerfile, base $$base)"; \
 	  $(DOCKER) build "$${args[@]}" -f docker/$$1.Dockerfile -t "$$2" . ; \
 	  size=$$($(DOCKER) image inspect --format '{{.Size}}' "$$2"); \
 	  echo "==> built $$2 in $$((SECONDS - start))s, $$((size / 1000000)) MB"; \
@@ -59,6 +70,7 @@ images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Bu
 image-locks: ## Re-resolve the per-image lock files (tf-image, push) against requirements/lock.txt
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--excludes requirements/tf-image-excludes.txt \
 		requirements/tf-image.in -o requirements/tf-image-lock.txt
 	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		requirements/push.in -o requirements/push-lock.txt

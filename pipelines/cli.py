@@ -21,6 +21,17 @@ DEFAULT_CLUSTER_CONFIG = "configs/adult-cluster.yaml"
 DEFAULT_PACKAGE = "build/training_pipeline.yaml"
 
 
+def _rounded(value):
+    """Floats to 4 significant digits, so a summary line fits a terminal line."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _print_summary_table(summary: dict) -> None:
     print()
     print(f"{'stage':<16}{'status':<12}{'seconds':>9}")
@@ -33,17 +44,23 @@ def _print_summary_table(summary: dict) -> None:
     print(f"\ndata: train_rows={data.get('train_rows')} eval_rows={data.get('eval_rows')}")
     for key in ("blessing", "infra", "push"):
         if key in summary:
-            print(f"{key}: {json.dumps(summary[key], default=str)}")
+            print(f"{key}: {json.dumps(_rounded(summary[key]), default=str)}")
     if summary["status"] != "succeeded":
         outcome = "INTERRUPTED" if summary["status"] == "interrupted" else "FAILED"
         print(f"\n{outcome} at stage {summary['failed_stage']}: {summary['error']}")
         for anomaly in summary.get("anomalies", []):
             print(f"  - {anomaly['feature']}: {anomaly['kind']}: {anomaly['description']}")
+        failed = next((s for s in summary["stages"] if s["name"] == summary["failed_stage"]), {})
+        if failed.get("log"):
+            print(f"log: {failed['log']}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from mlpipe.pipelines.terminal import TerminalReporter
+
+    reporter = TerminalReporter(verbose=args.verbose)
     if args.package:
-        summary, run_dir = _run_package(args)
+        summary, run_dir = _run_package(args, reporter)
     else:
         from mlpipe.pipelines.local_run import run_pipeline
 
@@ -52,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if value:
                 arguments[key] = value if value.startswith("s3://") else str(Path(value).resolve())
         summary, run_dir = run_pipeline(
-            args.config, runs_root=args.output, runner=args.runner, arguments=arguments
+            args.config, runs_root=args.output, runner=args.runner, arguments=arguments, reporter=reporter
         )
     _print_summary_table(summary)
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
@@ -63,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary["status"] == "succeeded" else 1
 
 
-def _run_package(args: argparse.Namespace):
+def _run_package(args: argparse.Namespace, reporter):
     """The compiled IR in the images, given what a pod gets (see pipelines/container_run.py)."""
     from mlpipe.components.config import config_from_dict, load_config
     from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY
@@ -88,6 +105,7 @@ def _run_package(args: argparse.Namespace):
         cluster_arguments(config, params),
         {load_serving_names().credentials_secret: secret},
         overrides,
+        reporter=reporter,
     )
 
 
@@ -105,11 +123,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from mlpipe.pipelines.data_checks import validate_batch
+    from mlpipe.pipelines.terminal import Steps, TerminalReporter, terminal_stream
 
     output = Path(
         args.output or Path(args.runs) / "validations" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     )
-    result = validate_batch(args.config, args.data, output, runs_root=args.runs, baseline=args.baseline)
+    # Next to the report folder, not in it: a batch that cannot be read leaves no report folder.
+    log_path = output.parent / f"{output.name}.log"
+    reporter = TerminalReporter(file=terminal_stream(), verbose=args.verbose, live=False)
+    reporter.begin(f"mlpipe validate: {args.data}", str(log_path))
+    try:
+        result = validate_batch(
+            args.config,
+            args.data,
+            output,
+            runs_root=args.runs,
+            baseline=args.baseline,
+            step=Steps(reporter, log_path),
+        )
+    finally:
+        reporter.close()
     for anomaly in result.anomalies:
         level = "ERROR" if anomaly.blocking else "WARN"
         print(f"{level} {anomaly.feature}: {anomaly.kind}: {anomaly.description}")
@@ -212,10 +245,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpipe", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbose_help = "show everything: every stage's full output, kfp.local's task logs, debug logging"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    # `mlpipe run --verbose` as well as `mlpipe --verbose run` (SUPPRESS: no default that
+    # would overwrite the top-level flag)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the training pipeline locally (kfp.local)")
+    def add_command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    run = add_command("run", help="run the training pipeline locally (kfp.local)")
     run.add_argument("--config", help=f"dataset config YAML (default: {DEFAULT_CONFIG})")
     run.add_argument(
         "--output", default="runs", help="runs root; each run gets a folder, `latest` links the newest"
@@ -232,13 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--eval-data", help="override the config's eval data location")
     run.set_defaults(func=cmd_run)
 
-    schema = sub.add_parser("schema", help="generate a curated schema starting point from the train data")
+    schema = add_command("schema", help="generate a curated schema starting point from the train data")
     schema.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     schema.add_argument("--write", action="store_true", help="write the schema (to the config's schema_path)")
     schema.add_argument("--output", help="write here instead of the config's schema_path")
     schema.set_defaults(func=cmd_schema)
 
-    validate = sub.add_parser(
+    validate = add_command(
         "validate", help="validate a new data batch against the schema and training baseline"
     )
     validate.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
@@ -248,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--output", help="where to write the report (default: <runs>/validations/<time>)")
     validate.set_defaults(func=cmd_validate)
 
-    compile_ = sub.add_parser("compile", help="compile the training pipeline to KFP IR YAML")
+    compile_ = add_command("compile", help="compile the training pipeline to KFP IR YAML")
     compile_.add_argument(
         "--config",
         default=DEFAULT_CLUSTER_CONFIG,
@@ -263,12 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.set_defaults(func=cmd_compile)
 
-    upload = sub.add_parser("upload", help="upload local files to an s3:// prefix (MLPIPE_S3_* credentials)")
+    upload = add_command("upload", help="upload local files to an s3:// prefix (MLPIPE_S3_* credentials)")
     upload.add_argument("files", nargs="+", help="local files")
     upload.add_argument("destination", help="s3://bucket/prefix/")
     upload.set_defaults(func=cmd_upload)
 
-    submit = sub.add_parser("submit", help="submit the pipeline to a Kubeflow Pipelines endpoint")
+    submit = add_command("submit", help="submit the pipeline to a Kubeflow Pipelines endpoint")
     submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     submit.add_argument(
         "--config", help=f"dataset config sent as the run's `config` (default: {DEFAULT_CLUSTER_CONFIG})"
@@ -286,12 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--service-account", help="run as this ServiceAccount (default: the pusher's)")
     submit.set_defaults(func=cmd_submit)
 
-    models = sub.add_parser("models", help="list the registry's versions with their metrics")
+    models = add_command("models", help="list the registry's versions with their metrics")
     models.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     models.add_argument("--registry", help="registry directory or s3://bucket/prefix (default: the config's)")
     models.set_defaults(func=cmd_models)
 
-    rollback = sub.add_parser("rollback", help="point serving back at the previous (or a given) version")
+    rollback = add_command("rollback", help="point serving back at the previous (or a given) version")
     rollback.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     rollback.add_argument("--to", type=int, help="version to serve (default: the one before the serving one)")
     rollback.add_argument(

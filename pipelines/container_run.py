@@ -108,8 +108,10 @@ def run_package(
     arguments: dict[str, Any],
     secrets: Mapping[str, Mapping[str, str]],
     env_overrides: Mapping[str, str] | None = None,
+    reporter=None,
 ) -> tuple[dict, Path]:
-    """Run the compiled pipeline in containers with the arguments a cluster user would pass."""
+    """Run the compiled pipeline in containers with the arguments a cluster user would pass.
+    `reporter`: what the terminal shows (pipelines/terminal.py); stage logs go to `<run>/logs/`."""
     from kfp import components, local
 
     from mlpipe.pipelines.local_run import new_run_dir, point_latest, run_and_summarize
@@ -124,7 +126,9 @@ def run_package(
         raise UserInputError(f"{package} has no run parameter '{unknown[0]}'")
     start = time.perf_counter()
     with cluster_like_containers(package, secrets, env_overrides or {}):
-        summary = run_and_summarize(pipeline, arguments, run_dir, str(package), docker=True)
+        summary = run_and_summarize(
+            pipeline, arguments, run_dir, str(package), docker=True, reporter=reporter
+        )
     summary.update(
         runner="docker-ir", package=str(package), wall_seconds=round(time.perf_counter() - start, 2)
     )

@@ -7,10 +7,13 @@ very ones the pipeline runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlpipe.components.artifacts import SERVING, TRAINING, load_schema, load_statistics, parse_schema
@@ -24,6 +27,14 @@ from mlpipe.components.validate.core import ValidationResult, validate_statistic
 log = logging.getLogger(__name__)
 
 BATCH = "batch"
+
+Step = Callable[[str], AbstractContextManager[dict]]
+
+
+def no_step(name: str) -> AbstractContextManager[dict]:
+    """The default `step` of `validate_batch`: nothing shown (a `Steps` of pipelines/terminal.py
+    shows each step as a line and sends its output to a log file)."""
+    return contextlib.nullcontext({"figure": ""})
 
 
 def generate_schema(config_path: str, output: str | None = None) -> Path:
@@ -81,37 +92,51 @@ def validate_batch(
     output_dir: str | Path,
     runs_root: str | Path = "runs",
     baseline: str | None = None,
+    step: Step = no_step,
 ) -> ValidationResult:
     """Validate a new batch: schema (SERVING unless it has labels; a missing feature is an
     anomaly), drift vs the baseline's eval split, skew vs its train split, all in one result.
-    Writes the report and anomalies to `output_dir`."""
+    Writes the report and anomalies to `output_dir`. `step(name)` wraps each step (ingest,
+    statistics, validate); it may set `figure`."""
     config = load_config(config_path)
     baseline_stats = baseline_statistics_dir(runs_root, baseline)
     output_dir = Path(output_dir)
     with tempfile.TemporaryDirectory(prefix="mlpipe-batch-") as tmp:
         examples = Path(tmp) / "examples"
-        # A missing feature is an anomaly reported with every other one, not a stop at ingest.
-        ingest(
+        with step("ingest") as info:
+            # A missing feature is an anomaly reported with every other one, not a stop at ingest.
+            rows = ingest(
+                config,
+                examples,
+                os.environ,
+                sources={BATCH: data},
+                require_label=False,
+                allow_missing_features=True,
+            ).rows
+            info["figure"] = f"{rows.get(BATCH, 0):,} rows"
+        with step("statistics") as info:
+            counts = compute_statistics(examples, Path(tmp) / "statistics")
+            batch_stats = load_statistics(Path(tmp) / "statistics", BATCH)
+            info["figure"] = (
+                f"{counts.get(BATCH, 0):,} examples, {len(batch_stats.datasets[0].features)} features"
+            )
+    with step("validate") as info:
+        has_label = any(f.path.step[0] == config.label_key for f in batch_stats.datasets[0].features)
+        result = validate_statistics(
             config,
-            examples,
-            os.environ,
-            sources={BATCH: data},
-            require_label=False,
-            allow_missing_features=True,
+            _schema_for(config, baseline_stats),
+            {BATCH: batch_stats},
+            target=BATCH,
+            environment=TRAINING if has_label else SERVING,
+            drift_baseline=load_statistics(baseline_stats, EVAL),
+            skew_training=load_statistics(baseline_stats, TRAIN),
         )
-        compute_statistics(examples, Path(tmp) / "statistics")
-        batch_stats = load_statistics(Path(tmp) / "statistics", BATCH)
-    has_label = any(f.path.step[0] == config.label_key for f in batch_stats.datasets[0].features)
-    result = validate_statistics(
-        config,
-        _schema_for(config, baseline_stats),
-        {BATCH: batch_stats},
-        target=BATCH,
-        environment=TRAINING if has_label else SERVING,
-        drift_baseline=load_statistics(baseline_stats, EVAL),
-        skew_training=load_statistics(baseline_stats, TRAIN),
-    )
-    write_outputs(
-        result, output_dir / "anomalies", output_dir / "report.md", title=f"Batch validation: {data}"
-    )
+        write_outputs(
+            result, output_dir / "anomalies", output_dir / "report.md", title=f"Batch validation: {data}"
+        )
+        counts = result.counts()
+        info["figure"] = (
+            f"{counts['anomalies']} anomalies ({counts['blocking_anomalies']} blocking), "
+            f"max drift {counts['max_drift']:.3f}"
+        )
     return result

@@ -2,20 +2,19 @@
 
 kfp.local reports only pass/fail for the whole pipeline. To give each stage its
 status, seconds and error, the runner wraps kfp.local's single-task dispatch
-(the function its DAG orchestrator calls per task) and tees the task's output.
+(the function its DAG orchestrator calls per task) and sends the task's output
+to `<run>/logs/<stage>.log` (with `verbose`, to the terminal too), reading it on
+the way for progress marks and, on failure, the error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import json
 import logging
 import os
-import re
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -26,41 +25,24 @@ from mlpipe.components.atomic import atomic_write_text
 from mlpipe.components.config import DatasetConfig, load_config, with_overrides
 from mlpipe.components.errors import UserInputError
 from mlpipe.pipelines.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
+from mlpipe.pipelines.terminal import (
+    Reporter,
+    StageOutput,
+    error_message,
+    error_tail,
+    parse_progress,
+    stage_figure,
+)
 
 log = logging.getLogger(__name__)
 
-_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
-
-
-class _Tee(io.TextIOBase):
-    """Pass output through while keeping it, so a failed task's last error can be read."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.lines: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.stream.write(text)
-        self.lines.extend(text.splitlines())
-        return len(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
+LOGS_DIR = "logs"
+PIPELINE_LOG = "pipeline.log"  # kfp.local's own lines (start, end, failed task) when not verbose
 
 
 def error_from_output(lines: list[str]) -> str:
     """The message of the last exception a task printed (our errors name file, column or value)."""
-    for index in range(len(lines) - 1, -1, -1):
-        match = _ERROR_LINE.match(lines[index])
-        # TF prints "Exception ignored in ... __del__" noise at interpreter exit; skip it.
-        noise = any("Exception ignored" in ln or "__del__" in ln for ln in lines[max(0, index - 4) : index])
-        if match and not noise and "RuntimeError: Task" not in lines[index]:
-            return (
-                f"{match.group(1)}: {match.group(2)}"
-                if match.group(1) != "UserInputError"
-                else match.group(2)
-            )
-    return "stage failed; see its log above"
+    return error_message(lines) or "stage failed; see its log"
 
 
 def _stage_name(component_name: str) -> str:
@@ -86,11 +68,23 @@ def _merge(target: dict, part: dict) -> None:
             target[key] = value
 
 
+def _metadata(outputs: dict[str, Any]) -> dict[str, dict]:
+    return {
+        key: dict(getattr(value, "metadata", {}) or {})
+        for key, value in outputs.items()
+        if not isinstance(value, list)
+    }
+
+
 @contextlib.contextmanager
-def record_stages(records: list[dict[str, Any]]) -> Iterator[None]:
-    """Record name, status, seconds, outputs and error of every task kfp.local runs."""
+def record_stages(
+    records: list[dict[str, Any]], logs_dir: Path, reporter: Reporter | None = None
+) -> Iterator[None]:
+    """Record name, status, seconds, outputs and error of every task kfp.local runs; its output
+    goes to `logs_dir/<stage>.log` (and to the terminal when the reporter is verbose)."""
     from kfp.local import executor_input_utils, status, task_dispatcher
 
+    reporter = reporter or Reporter()
     original: Callable = task_dispatcher.run_single_task_implementation
 
     def recorded(**kwargs):
@@ -100,27 +94,54 @@ def record_stages(records: list[dict[str, Any]]) -> Iterator[None]:
             pipeline_resource_name=kwargs["pipeline_resource_name"],
             task_resource_name=executor_input_utils.get_local_task_resource_name(kwargs["component_name"]),
         )
-        log.info("stage %s: started", name)
-        tee = _Tee(sys.stdout)
+        log_path = logs_dir / f"{name}.log"
+        log.debug("stage %s: started; log %s", name, log_path)
+        reporter.started(name)
+
+        def on_line(line: str) -> None:
+            mark = parse_progress(line)
+            if mark is not None:
+                reporter.progress(name, mark)
+
         start = time.perf_counter()
-        try:
-            with contextlib.redirect_stdout(tee):
-                outputs, task_status = original(**kwargs)
-        except RunInterrupted:
-            seconds = round(time.perf_counter() - start, 2)
-            records.append(
-                {"name": name, "status": "interrupted", "seconds": seconds, "task_root": task_root}
-            )
-            raise
+        with open(log_path, "a", encoding="utf-8", errors="replace") as log_file:
+            output = StageOutput(log_file, reporter.stream if reporter.verbose else None, on_line)
+            try:
+                with contextlib.redirect_stdout(output):
+                    outputs, task_status = original(**kwargs)
+            except RunInterrupted:
+                seconds = round(time.perf_counter() - start, 2)
+                records.append(
+                    {
+                        "name": name,
+                        "status": "interrupted",
+                        "seconds": seconds,
+                        "task_root": task_root,
+                        "log": str(log_path),
+                    }
+                )
+                raise
         seconds = round(time.perf_counter() - start, 2)
+        lines = output.close_lines()
         ok = task_status == status.Status.SUCCESS
         record = {"name": name, "status": "succeeded" if ok else "failed", "seconds": seconds}
+        record["log"] = str(log_path)
         record["outputs"] = outputs
         record["task_root"] = task_root
         if not ok:
-            record["error"] = error_from_output(tee.lines)
+            record["error"] = error_from_output(lines)
         records.append(record)
-        log.info("stage %s: %s in %.1f s", name, record["status"], seconds)
+        if ok:
+            part: dict[str, Any] = {}
+            for piece in summary_parts(record):
+                _merge(part, piece)
+            figure = stage_figure(name, part, _metadata(outputs))
+        else:
+            figure = record["error"]
+        reporter.finished(
+            name, ok, seconds, figure, None if ok else log_path, [] if ok else error_tail(lines)
+        )
+        log.debug("stage %s: %s in %.1f s", name, record["status"], seconds)
         return outputs, task_status
 
     task_dispatcher.run_single_task_implementation = recorded
@@ -157,7 +178,7 @@ def build_summary(records: list[dict[str, Any]], run_dir: Path, config_path: str
         "wall_seconds": round(wall, 2),
         "data": {"train_rows": None, "eval_rows": None, "fingerprint": None},
         "anomalies": [],
-        "stages": [{k: r[k] for k in ("name", "status", "seconds")} for r in records],
+        "stages": [{k: r[k] for k in ("name", "status", "seconds", "log") if k in r} for r in records],
     }
     for record in records:
         for part in summary_parts(record):
@@ -231,10 +252,13 @@ def run_pipeline(
     runs_root: str | Path = "runs",
     runner: str = "subprocess",
     arguments: dict[str, Any] | None = None,
+    reporter: Reporter | None = None,
 ) -> tuple[dict, Path]:
     """Run the training pipeline locally; returns the summary and the run directory.
 
     `arguments` are run parameters besides the config (`train_data`, `enable_tuning`, ...).
+    `reporter` shows the stages as they run (pipelines/terminal.py); default: nothing shown.
+    Each stage's output is in `<run>/logs/<stage>.log`.
     """
     from kfp import local
 
@@ -263,32 +287,55 @@ def run_pipeline(
     unknown = sorted(set(args) - set(pipeline.component_spec.inputs))
     if unknown:
         raise UserInputError(f"unknown pipeline parameter '{unknown[0]}'")
-    summary = run_and_summarize(pipeline, args, run_dir, str(config_path), docker=runner == "docker")
+    summary = run_and_summarize(
+        pipeline, args, run_dir, str(config_path), docker=runner == "docker", reporter=reporter
+    )
     summary["runner"] = runner
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     point_latest(runs_root, run_dir)
     return summary, run_dir
 
 
-def run_and_summarize(pipeline, args: dict[str, Any], run_dir: Path, config_label: str, docker: bool) -> dict:
+def run_and_summarize(
+    pipeline,
+    args: dict[str, Any],
+    run_dir: Path,
+    config_label: str,
+    docker: bool,
+    reporter: Reporter | None = None,
+) -> dict:
     """Call a pipeline (or a component loaded from compiled IR) under kfp.local and summarize it.
     kfp.local must be initialized; `docker`: the images' user (uid 1000) writes where kfp.local
-    makes folders, so no umask while it runs."""
+    makes folders, so no umask while it runs. Stage output goes to `run_dir/logs/`; kfp.local's
+    own lines to `logs/pipeline.log`, unless the reporter is verbose."""
+    reporter = reporter or Reporter()
+    logs_dir = run_dir / LOGS_DIR
+    logs_dir.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     umask = os.umask(0o000) if docker else None
+    reporter.begin(f"mlpipe run: {config_label} -> {run_dir}", f"{logs_dir}/<stage>.log")
     stopped = None
     try:
-        with stage_processes_ended_on_interrupt(), record_stages(records), warnings.catch_warnings():
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(stage_processes_ended_on_interrupt())
+            stack.enter_context(record_stages(records, logs_dir, reporter))
+            stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+            if not reporter.verbose:
+                kfp_log = stack.enter_context(open(logs_dir / PIPELINE_LOG, "a", encoding="utf-8"))
+                stack.enter_context(contextlib.redirect_stdout(kfp_log))
+                stack.enter_context(contextlib.redirect_stderr(kfp_log))
             pipeline(**args)
     except RunInterrupted as stop:
         stopped = stop
     finally:
+        reporter.close()
         if umask is not None:
             os.umask(umask)
     summary = build_summary(records, run_dir, config_label, time.perf_counter() - start)
     if stopped is not None:
         mark_interrupted(summary, stopped)
+    summary["logs"] = str(logs_dir)
     summary["reports"] = collect_reports(summary.get("artifacts", {}), run_dir / "reports")
     return summary

@@ -201,8 +201,10 @@ def evaluate(
     """TFMA over the eval split (vs the baseline when given), then the gates; writes `output_dir` atomically."""
     from mlpipe.components.atomic import atomic_dir
     from mlpipe.components.evaluate.gates import blessing, fairness_checks
+    from mlpipe.components.runtime import progress
 
     model_dir = Path(model_dir)
+    progress("phase", 0, 2, "TFMA: sliced metrics and fairness indicators")
     metadata_path = model_dir / "model_metadata.json"
     model_metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
     with atomic_dir(output_dir) as out:
@@ -214,6 +216,7 @@ def evaluate(
             str(baseline_dir) if baseline_dir else None,
         )
         ok, failures = tfma_validation(out)
+    progress("phase", 1, 2, "gates")
     metrics, keys = sliced_metrics(result), slice_keys(result)
     verdict = blessing(
         ok,
@@ -224,4 +227,5 @@ def evaluate(
         min_slice_size=config.evaluation.min_slice_size,
     )
     log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])
+    progress("phase", 2, 2, "done")
     return Evaluation(metrics, verdict, confusion_points(result), model_metadata, keys)

@@ -23,6 +23,7 @@ from mlpipe.components.model import (
     feature_spec,
     fit_preprocessing,
     make_dataset,
+    progress_callback,
     strategy_for,
 )
 
@@ -123,6 +124,7 @@ def train(
             restore_best_weights=True,
         ),
         keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0),
+        progress_callback("epoch", settings.epochs),
     ]
     log.info(
         "training %d epochs at most, batch %d, %s", settings.epochs, settings.batch_size, hyperparameters

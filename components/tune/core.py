@@ -15,7 +15,13 @@ from pathlib import Path
 from mlpipe.components.atomic import atomic_write_text
 from mlpipe.components.config import DatasetConfig, HyperParameters
 from mlpipe.components.errors import UserInputError
-from mlpipe.components.model import build_model, fit_preprocessing, hyperparameters_from, make_dataset
+from mlpipe.components.model import (
+    build_model,
+    fit_preprocessing,
+    hyperparameters_from,
+    make_dataset,
+    progress_callback,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +100,15 @@ def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) 
             config.tuning.max_trials,
             config.tuning.epochs_per_trial,
         )
-        tuner.search(train_ds, validation_data=eval_ds, epochs=config.tuning.epochs_per_trial, verbose=0)
+        # Hyperband's trial count follows from its brackets, not from max_trials: unknown here.
+        total = None if config.tuning.algorithm == "hyperband" else config.tuning.max_trials
+        tuner.search(
+            train_ds,
+            validation_data=eval_ds,
+            epochs=config.tuning.epochs_per_trial,
+            verbose=0,
+            callbacks=[progress_callback("trial", total, on_train_end=True, metric=OBJECTIVE)],
+        )
         trials = []
         for trial in tuner.oracle.get_best_trials(num_trials=10_000):
             trials.append({"trial": trial.trial_id, "score": trial.score, **trial.hyperparameters.values})

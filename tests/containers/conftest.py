@@ -5,33 +5,30 @@ and starts dockerd when none answers). When that script says no engine can run
 here (exit 2: not root and none running, or no dockerd and no apt-get) the
 tests skip, except in CI (`CI` set), where they fail; any other failure fails them.
 
-Images are built with `make images`, as a user would. On machines with no
-container registry the base is the debootstrap image (`make base-image`):
-chosen when running as root on a machine with apt-get, else the Dockerfile
-default (python:3.11-slim-bookworm). MLPIPE_TEST_BASE_IMAGE overrides
-(empty string: the Dockerfile default).
+Images are built with `make images`, as a user would, and make picks the base:
+python:3.11-slim-bookworm when the engine has it or can pull it, else (no
+registry) the debootstrap image it builds with `make base-image`.
+MLPIPE_TEST_BASE_IMAGE sets `BASE_IMAGE` instead.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import subprocess
 import time
 
 import pytest
 
-from .dockerutil import DEBOOTSTRAP_BASE, REPO, Images, docker_cli
+from .dockerutil import REPO, Images, docker_cli
 
 BUILD_TIMEOUT_S = 3600
 
 
-def _base_image() -> str:
+def _base_args() -> list[str]:
     if "MLPIPE_TEST_BASE_IMAGE" in os.environ:
-        return os.environ["MLPIPE_TEST_BASE_IMAGE"]
-    if os.geteuid() == 0 and (shutil.which("debootstrap") or shutil.which("apt-get")):
-        return DEBOOTSTRAP_BASE
-    return ""
+        return [f"BASE_IMAGE={os.environ['MLPIPE_TEST_BASE_IMAGE']}"]
+    return []
 
 
 @pytest.fixture(scope="session")
@@ -56,9 +53,8 @@ def docker_engine() -> str:
 def images(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     from mlpipe.components.images import PUSH_IMAGE, TF_IMAGE, VERSION
 
-    base = _base_image()
     log = tmp_path_factory.mktemp("images") / "make-images.log"
-    cmd = ["make", "--no-print-directory", "images", f"BASE_IMAGE={base}", f"DOCKER={docker_engine}"]
+    cmd = ["make", "--no-print-directory", "images", *_base_args(), f"DOCKER={docker_engine}"]
     start = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.run(
@@ -68,7 +64,9 @@ def images(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Imag
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:])
         pytest.fail(f"`{' '.join(cmd)}` failed (exit {proc.returncode}); log {log}:\n{tail}")
-    print(
-        f"\nbuilt {TF_IMAGE} and {PUSH_IMAGE} (base {base or 'Dockerfile default'}) in {seconds:.0f}s; log {log}"
+    found = re.search(
+        r"^==> \S+ \(docker/tf\.Dockerfile, base (\S+)\)$", log.read_text(errors="replace"), re.M
     )
+    base = found.group(1) if found else "?"
+    print(f"\nbuilt {TF_IMAGE} and {PUSH_IMAGE} (base {base}) in {seconds:.0f}s; log {log}")
     return Images(tf=TF_IMAGE, push=PUSH_IMAGE, version=VERSION, base=base, build_seconds=seconds, log=log)

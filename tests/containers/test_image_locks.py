@@ -37,3 +37,16 @@ def test_push_lock_has_no_tensorflow() -> None:
 
 def test_tf_image_lock_has_no_test_tools() -> None:
     assert not {"pytest", "ruff", "moto", "kubernetes-validate"} & set(pins("tf-image-lock.txt"))
+
+
+def test_tf_image_lock_leaves_out_what_no_stage_imports() -> None:
+    text = (REQUIREMENTS / "tf-image-excludes.txt").read_text()
+    excluded = {
+        re.sub(r"[-_.]+", "-", ln).lower() for ln in text.splitlines() if ln and not ln.startswith("#")
+    }
+    assert excluded >= {"google-cloud-aiplatform", "libclang", "notebook"}
+    tf = set(pins("tf-image-lock.txt"))
+    assert not excluded & tf
+    assert not {"jupyterlab", "jupyter-server", "google-genai"} & tf  # pulled in only by those
+    # what the stages import stays: the config models, the stack, Beam's GCS/BigQuery IO, TFMA's views
+    assert {"pydantic", "tensorflow", "apache-beam", "google-cloud-storage", "ipywidgets", "ipykernel"} <= tf

@@ -1,6 +1,6 @@
 """The whole training pipeline end to end with kfp.local (SubprocessRunner), every stage real, on an
-Adult subsample; then a run that must not push, and the registry commands `mlpipe models` and
-`mlpipe rollback`.
+Adult subsample, run as `mlpipe run` (what the terminal shows, the stage logs); then a run that must
+not push (`mlpipe run --verbose`), and the registry commands `mlpipe models` and `mlpipe rollback`.
 
 Cost: each kfp.local stage is a process that imports its libraries (10-25 s for TF/TFDV/TFMA), so
 one run takes about 2 minutes on 2 cores whatever the row count; the test does two runs.
@@ -8,6 +8,8 @@ one run takes about 2 minutes on 2 cores whatever the row count; the test does t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -15,7 +17,6 @@ import pytest
 
 from mlpipe.components.registry import LocalRegistry
 from mlpipe.pipelines.cli import main
-from mlpipe.pipelines.local_run import run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -42,18 +43,26 @@ def _stages(summary: dict) -> dict[str, str]:
     return {stage["name"]: stage["status"] for stage in summary["stages"]}
 
 
+def _mlpipe_run(config: Path, runs: Path, *flags: str) -> tuple[int, str, dict, Path]:
+    """`mlpipe run` as a user types it: exit code, what it printed, summary.json, run directory."""
+    terminal = io.StringIO()
+    with contextlib.redirect_stdout(terminal):
+        code = main(["run", "--config", str(config), "--output", str(runs), *flags])
+    run_dir = (runs / "latest").resolve()
+    return code, terminal.getvalue(), json.loads((run_dir / "summary.json").read_text()), run_dir
+
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, adult_subsample):
     root = tmp_path_factory.mktemp("e2e")
     sample = adult_subsample(root / "data", N_TRAIN, N_EVAL, changes=SHORT)
-    summary, run_dir = run_pipeline(
-        str(sample.config), runs_root=root / "runs", runner="subprocess", arguments={}
-    )
-    return sample, summary, run_dir, root
+    code, terminal, summary, run_dir = _mlpipe_run(sample.config, root / "runs")
+    assert code == 0, terminal
+    return sample, summary, run_dir, root, terminal
 
 
 def test_every_stage_runs_and_the_model_is_pushed(first_run):
-    sample, summary, run_dir, _ = first_run
+    sample, summary, run_dir, _, _ = first_run
     assert summary["status"] == "succeeded", (summary["failed_stage"], summary["error"])
     assert list(_stages(summary)) == STAGES
     assert set(_stages(summary).values()) == {"succeeded"}
@@ -109,10 +118,42 @@ def test_every_stage_runs_and_the_model_is_pushed(first_run):
     assert all(p.parent == Path(summary["run_dir"]) / "reports" for p in reports.values())
 
 
+def test_the_terminal_shows_one_line_per_stage_and_the_logs_hold_everything(first_run):
+    _, summary, run_dir, _, terminal = first_run
+    lines = terminal.splitlines()
+    assert len(lines) <= 40, terminal  # one screen
+    assert lines[0].startswith(f"mlpipe run: {summary['config']} -> {run_dir}")
+    assert str(run_dir / "logs") in lines[0]
+    stage_lines = lines[1 : 1 + len(STAGES)]
+    assert [line.split()[:2] for line in stage_lines] == [["✓", stage] for stage in STAGES], terminal
+    by_stage = dict(zip(STAGES, stage_lines, strict=True))
+    assert f"train {N_TRAIN:,} rows, eval {N_EVAL:,} rows" in by_stage["ingest"]
+    assert "0 anomalies" in by_stage["validate"]
+    assert "2 trials, best val AUC 0." in by_stage["tune"]
+    assert "eval AUC 0." in by_stage["train"] and "epochs" in by_stage["train"]
+    assert "blessed" in by_stage["evaluate"] and by_stage["push"].endswith("pushed version 1")
+    # nothing of the stages' own output: no executor input, Keras epochs, TF or library warnings
+    for noise in ("executor_input", "Executing task", "Epoch 1/", "WARNING", "Warning", "cuda", "{\n"):
+        assert noise not in terminal, noise
+    # the summary table says what it always said
+    assert "stage           status        seconds" in terminal and "push: {" in terminal
+    assert f"summary: {run_dir / 'summary.json'}" in terminal
+
+    # every stage's full output is in logs/<stage>.log, progress lines included
+    logs = run_dir / "logs"
+    assert sorted(p.stem for p in logs.glob("*.log")) == sorted([*STAGES, "pipeline"])
+    assert [stage["log"] for stage in summary["stages"]] == [str(logs / f"{s}.log") for s in STAGES]
+    train_log = (logs / "train.log").read_text()
+    assert "Got executor_input" in train_log and "Epoch 1/3" in train_log
+    assert "mlpipe.progress: epoch 1/3 val_auc=0." in train_log
+    assert "mlpipe.progress: trial 2/2 val_auc=0." in (logs / "tune.log").read_text()
+    assert "mlpipe.progress: phase 2/2 done" in (logs / "evaluate.log").read_text()
+
+
 def test_an_impossible_auc_threshold_blocks_the_push_and_the_registry_commands(
     first_run, write_config, capsys
 ):
-    sample, first, _, root = first_run
+    sample, first, _, root, _ = first_run
     assert first["push"]["pushed"], "the first run must have pushed version 1"
     registry_root = sample.folder / "registry"
     # Same data and registry; tuning off to save a stage's search (it does not matter for the gate).
@@ -127,9 +168,13 @@ def test_an_impossible_auc_threshold_blocks_the_push_and_the_registry_commands(
             "training.epochs": 2,
         },
     )
-    summary, _ = run_pipeline(str(config), runs_root=root / "runs", runner="subprocess", arguments={})
+    code, terminal, summary, run_dir = _mlpipe_run(config, root / "runs", "--verbose")
 
-    assert summary["status"] == "succeeded", (summary["failed_stage"], summary["error"])
+    assert code == 0 and summary["status"] == "succeeded", (summary["failed_stage"], summary["error"])
+    # --verbose shows everything, as kfp.local prints it, besides the stage lines; logs as always
+    assert "Got executor_input" in terminal and "Executing task" in terminal and "Epoch 1/2" in terminal
+    assert any(line.startswith("✓ evaluate ") for line in terminal.splitlines())
+    assert "Got executor_input" in (run_dir / "logs" / "evaluate.log").read_text()
     assert list(_stages(summary)) == STAGES
     assert summary["blessing"]["blessed"] is False
     assert summary["blessing"]["baseline"]["version"] == 1  # evaluated against the registry's blessed model

@@ -6,11 +6,14 @@ later stages are kept short by the config (no tuning, one epoch) and are tested 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
 
+from mlpipe.pipelines.cli import main
 from mlpipe.pipelines.local_run import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -63,7 +66,22 @@ def test_data_stages_on_adult_subsample_then_a_corrupted_eval_file(tmp_path, adu
     rows = [unseen_race(row) if i % 10 == 0 else row for i, row in enumerate(rows)]
     bad.eval.write_text("\n".join([header, *rows]) + "\n")
 
-    failed, failed_dir = run_pipeline(str(bad.config), runs_root=runs, runner="subprocess", arguments={})
+    terminal = io.StringIO()
+    with contextlib.redirect_stdout(terminal):
+        assert main(["run", "--config", str(bad.config), "--output", str(runs)]) == 1
+    failed_dir = (runs / "latest").resolve()
+    failed = json.loads((failed_dir / "summary.json").read_text())
+
+    # the terminal names the failed stage, its log and the end of its error
+    gate_log = failed_dir / "logs" / "validation_gate.log"
+    lines = terminal.getvalue().splitlines()
+    (index,) = [i for i, line in enumerate(lines) if line.startswith("✗ validation_gate ")]
+    assert "FAILED: data validation failed for features race" in lines[index]
+    assert lines[index + 1] == f"  log: {gate_log}"
+    assert any("UserInputError: data validation failed for features race" in ln for ln in lines[index + 2 :])
+    assert "executor_input" not in terminal.getvalue()
+    assert "UserInputError: data validation failed" in gate_log.read_text()
+    assert f"log: {gate_log}" in terminal.getvalue().split("FAILED at stage validation_gate", 1)[1]
 
     assert failed["status"] == "failed"
     assert failed["failed_stage"] == "validation_gate"

@@ -68,6 +68,18 @@ def test_clean_adult_test_file_is_accepted(tmp_path, capsys, adult, baseline, ba
     assert code == 0, out + err
     assert "batch accepted" in out
     assert "ERROR" not in out and "WARN" not in out
+    # one line per step; the libraries' output is in the log next to the report folder
+    lines = out.splitlines()
+    log = tmp_path / "report.log"
+    assert lines[0].startswith("mlpipe validate: ") and str(log) in lines[0]
+    assert [line.split()[:2] for line in lines[1:4]] == [
+        ["✓", "ingest"],
+        ["✓", "statistics"],
+        ["✓", "validate"],
+    ]
+    assert "16,281 rows" in lines[1] and "0 anomalies (0 blocking)" in lines[3]
+    assert "statistics of split batch: 16281 examples" in log.read_text()
+    assert "mlpipe.components" not in out + err
     summary = json.loads((tmp_path / "report" / "anomalies" / "summary.json").read_text())
     assert summary["anomalies"] == []
     assert summary["validation"]["features_compared"] == 14
