@@ -66,7 +66,7 @@ def trained_model(tmp_path_factory, adult_examples) -> types.SimpleNamespace:
 # --- batch validation: a baseline run from the real Adult files, and batches changed from its test file --
 
 
-def fake_run(run_dir, statistics, validate_status="succeeded"):
+def make_fake_run(run_dir, statistics, validate_status="succeeded"):
     """A run directory whose summary.json points at `statistics`, as `mlpipe validate` looks for."""
     run_dir.mkdir(parents=True)
     summary = {
@@ -75,6 +75,12 @@ def fake_run(run_dir, statistics, validate_status="succeeded"):
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def fake_run():
+    """`fake_run(run_dir, statistics, validate_status)`: a run directory as `mlpipe validate` reads it."""
+    return make_fake_run
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +93,7 @@ def baseline(tmp_path_factory, adult):
     root = tmp_path_factory.mktemp("baseline")
     ingest(load_config(adult.config), root / "examples", environ={})
     compute_statistics(root / "examples", root / "statistics")
-    return fake_run(root / "runs" / "20240101-000000", root / "statistics")
+    return make_fake_run(root / "runs" / "20240101-000000", root / "statistics")
 
 
 @pytest.fixture(scope="session")

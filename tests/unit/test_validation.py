@@ -24,16 +24,6 @@ FEATURES = {
 }  # fmt: skip
 
 
-def _fake_run(run_dir, statistics, validate_status="succeeded"):
-    run_dir.mkdir(parents=True)
-    summary = {
-        "stages": [{"name": "validate", "status": validate_status, "seconds": 1}],
-        "artifacts": {"statistics": str(statistics)},
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary))
-    return run_dir
-
-
 def _cli(capsys, config, data, baseline, output) -> tuple[int, str, str]:
     code = main(
         [
@@ -234,14 +224,14 @@ def test_statistics_html_is_a_standalone_facets_page(tmp_path, baseline):
 # --- finding the baseline ---------------------------------------------------------------------
 
 
-def test_baseline_from_runs_root_picks_newest_validated_run(tmp_path, baseline):
+def test_baseline_from_runs_root_picks_newest_validated_run(tmp_path, baseline, fake_run):
     stats = baseline_statistics_dir(tmp_path, baseline)
     root = tmp_path / "runs"
-    _fake_run(root / "20240101-000000", stats)
-    _fake_run(root / "20240301-000000", tmp_path / "elsewhere", validate_status="failed")
+    fake_run(root / "20240101-000000", stats)
+    fake_run(root / "20240301-000000", tmp_path / "elsewhere", validate_status="failed")
     newer_stats = tmp_path / "newer"
     newer_stats.mkdir()
-    _fake_run(root / "20240201-000000", newer_stats)
+    fake_run(root / "20240201-000000", newer_stats)
     (root / "latest").symlink_to("20240301-000000")
     assert baseline_statistics_dir(root, None) == newer_stats
 
@@ -254,12 +244,12 @@ def test_baseline_from_runs_root_picks_newest_validated_run(tmp_path, baseline):
         ("failed", "has no validated statistics"),
     ],
 )
-def test_baseline_errors(tmp_path, setup, match):
+def test_baseline_errors(tmp_path, setup, match, fake_run):
     run = tmp_path / "runs" / "run1"
     if setup == "no-summary":
         run.mkdir(parents=True)
     elif setup == "failed":
-        _fake_run(run, tmp_path, validate_status="failed")
+        fake_run(run, tmp_path, validate_status="failed")
     with pytest.raises(UserInputError, match=match):
         baseline_statistics_dir(tmp_path / "runs", None if setup == "none" else run)
 
