@@ -133,6 +133,7 @@ def test_plain_serving_names(rendered):
     assert "--model_name=$(MODEL_NAME)" in server["args"]
     (sync,) = pod["initContainers"]
     assert "registry/$(REGISTRY_BUCKET)/$(MODEL_NAME)/$(MODEL_VERSION)/" in sync["args"]
+    assert "/models/$(MODEL_NAME)/" in sync["args"]  # the serving prefix <N>/ holds the folder <N>/
     assert {"name": "MODEL_VERSION", "value": "1"} in sync["env"]
     assert pod["volumes"][0]["name"] in {m["name"] for m in sync["volumeMounts"]} & {
         m["name"] for m in server["volumeMounts"]

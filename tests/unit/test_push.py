@@ -107,8 +107,8 @@ def test_a_blessed_model_is_published_and_the_serving_pointer_set(config, model_
     assert result["pushed"] is True and result["reasons"] == []
     assert result["version"] == 1
     assert result["uri"] == registry.uri(config.model_name, 1)
-    assert (registry.root / config.model_name / "1" / "saved_model.pb").read_bytes() == b"graph"
-    assert (registry.root / config.model_name / "1" / "variables" / "variables.index").is_file()
+    assert (registry.root / config.model_name / "1" / "1" / "saved_model.pb").read_bytes() == b"graph"
+    assert (registry.root / config.model_name / "1" / "1" / "variables" / "variables.index").is_file()
     assert result["serving"] == {"target": "none"}
     assert registry.serving_version(config.model_name) == 1
     metadata = registry.metadata(config.model_name, 1)
