@@ -95,7 +95,16 @@ def push(
     upload_seconds = time.perf_counter() - start
     if existing is None:
         log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
-    serving = roll_out(target, names, version, uri, config.serving.canary_traffic_percent, api=api)
+    serving = roll_out(
+        target,
+        names,
+        version,
+        uri,
+        config.serving.canary_traffic_percent,
+        api=api,
+        wait=config.serving.rollout_timeout_seconds,
+    )
+    # only once serving took it (a failed rollout raises; its retry reuses this version)
     registry.set_serving(config.model_name, version)
     return {
         "pushed": True,

@@ -133,7 +133,9 @@ def test_credentials_never_appear_in_logs_or_artifacts(backend, tmp_path, caplog
         monkeypatch.setenv(name, value)
     caplog.set_level(logging.DEBUG)
     registry = open_registry(backend.uri, os.environ)  # credentials from the environment, as the stages do
-    config = types.SimpleNamespace(model_name=MODEL, serving=types.SimpleNamespace(canary_traffic_percent=0))
+    config = types.SimpleNamespace(
+        model_name=MODEL, serving=types.SimpleNamespace(canary_traffic_percent=0, rollout_timeout_seconds=0)
+    )
     model_dir = tmp_path / "model"
     make_model_dir(model_dir / "saved_model")
     (model_dir / "model_metadata.json").write_text(
