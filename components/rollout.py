@@ -14,6 +14,8 @@ the fields patched here, so re-applying them never moves serving.
 
 from __future__ import annotations
 
+import os
+
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.serving import ServingNames
 
@@ -54,7 +56,8 @@ def api_client(kubeconfig: str | None = None):
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig)
+        # the client reads KUBECONFIG once, when it is imported: read it now
+        config.load_kube_config(config_file=kubeconfig or os.environ.get("KUBECONFIG"))
     return client.ApiClient()
 
 

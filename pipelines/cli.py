@@ -193,6 +193,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
             f"{meta.get('run_id', '')}"
         )
+    target = args.target or config.serving.target
+    if args.cluster and target != "none":
+        from mlpipe.components.serving import load_serving_names
+        from mlpipe.components.serving_state import describe, serving_state
+
+        print(f"serving now: {describe(serving_state(target, load_serving_names()), serving)}")
     return 0
 
 
@@ -311,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the registry's versions with their metrics")
     models.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     models.add_argument("--registry", help="registry directory or s3://bucket/prefix (default: the config's)")
+    models.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also read which version the serving object serves (kubeconfig)",
+    )
+    models.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
     models.set_defaults(func=cmd_models)
 
     rollback = sub.add_parser("rollback", help="point serving back at the previous (or a given) version")
