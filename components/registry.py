@@ -94,16 +94,23 @@ class LocalRegistry:
         token = uuid.uuid4().hex
         version = self.claim(model, token)
         staging = base / STAGING / f"{version}-{token}"
-        shutil.copytree(local_dir, staging / "model" / str(version))
-        for name, source in (attachments or {}).items():
-            shutil.copytree(source, staging / ATTACHMENTS / name)
-        if (staging / ATTACHMENTS).is_dir():
-            (base / ATTACHMENTS).mkdir(exist_ok=True)
-            os.rename(staging / ATTACHMENTS, base / ATTACHMENTS / str(version))
-        os.rename(staging / "model", base / str(version))  # complete: one rename, never over a version
-        _create_marker(
-            base / MARKERS, version, {**metadata, "version": version, "uri": self.uri(model, version)}
-        )
+        try:
+            shutil.copytree(local_dir, staging / "model" / str(version))
+            for name, source in (attachments or {}).items():
+                shutil.copytree(source, staging / ATTACHMENTS / name)
+            if (staging / ATTACHMENTS).is_dir():
+                (base / ATTACHMENTS).mkdir(exist_ok=True)
+                os.rename(staging / ATTACHMENTS, base / ATTACHMENTS / str(version))
+            os.rename(staging / "model", base / str(version))  # complete: one rename, never over a version
+            marker = {**metadata, "version": version, "uri": self.uri(model, version)}
+            _create_marker(base / MARKERS, version, marker)
+        except BaseException:
+            # best effort now (cleanup gets the rest later): the staging area and the unmarked version
+            if not (base / MARKERS / f"{version}.json").exists():
+                for path in (base / str(version), base / ATTACHMENTS / str(version)):
+                    shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         shutil.rmtree(staging, ignore_errors=True)
         return version
 
@@ -114,7 +121,7 @@ class LocalRegistry:
         cutoff = time.time() - older_than
         removed: dict = {"staging": 0, "versions": []}
         for path in (base / STAGING).glob("*") if (base / STAGING).is_dir() else []:
-            if path.stat().st_mtime < cutoff:
+            if _mtime(path) < cutoff:  # another publish may finish and remove it meanwhile
                 shutil.rmtree(path, ignore_errors=True)
                 removed["staging"] += 1
         published = set(self.versions(model))
@@ -154,6 +161,13 @@ class LocalRegistry:
         tmp = base / f".{SERVING_POINTER}.{uuid.uuid4().hex}.tmp"
         tmp.write_text(json.dumps({"version": version, "at": now()}))
         os.replace(tmp, base / SERVING_POINTER)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def _create_marker(markers: Path, version: int, metadata: dict) -> None:

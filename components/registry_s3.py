@@ -9,6 +9,7 @@ metadata (`x-amz-meta-if-none-match`, which conditions nothing), so creates go t
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -126,8 +127,6 @@ class S3Registry:
     def publish(
         self, model: str, local_dir: str | Path, metadata: dict, attachments: Mapping[str, Path] | None = None
     ) -> int:
-        from minio.commonconfig import CopySource
-
         local_dir = Path(local_dir)
         for name in attachments or {}:
             check_name(name, "attachment name")
@@ -135,10 +134,38 @@ class S3Registry:
         token = uuid.uuid4().hex
         version = self.claim(model, token)
         staging = self._key(model, STAGING, f"{version}-{token}")
+        try:
+            self._fill(model, version, staging, local_dir, attachments or {})
+            marker = {**metadata, "version": version, "uri": self.uri(model, version)}
+            if not self._create(self._key(model, MARKERS, f"{version}.json"), marker):
+                raise RuntimeError(
+                    f"version {version} of {model} was marked by someone else: its claim was not honoured"
+                )
+        except BaseException:
+            # best effort now (cleanup gets the rest later): the staging area and the unmarked version
+            with contextlib.suppress(Exception):
+                if self._read_json(self._key(model, MARKERS, f"{version}.json")) is None:
+                    for prefix in (
+                        self._key(model, str(version)),
+                        self._key(model, ATTACHMENTS, str(version)),
+                    ):
+                        self._remove_prefix(prefix + "/")
+            with contextlib.suppress(Exception):
+                self._remove_prefix(staging + "/")
+                self._remove_prefix(f"{staging}-{ATTACHMENTS}/")
+            raise
+        self._remove_prefix(staging + "/")
+        self._remove_prefix(f"{staging}-{ATTACHMENTS}/")
+        return version
+
+    def _fill(self, model: str, version: int, staging: str, local_dir: Path, attachments: Mapping) -> None:
+        """Upload under `staging`, then, complete, copy server side into the version's folders
+        (which nobody else writes: the version is claimed)."""
+        from minio.commonconfig import CopySource
+
         self._upload_tree(local_dir, staging)
-        for name, source in (attachments or {}).items():
+        for name, source in attachments.items():
             self._upload_tree(Path(source), f"{staging}-{ATTACHMENTS}/{name}")
-        # complete: copy server side into the version's folders (never written by anyone else: claimed)
         for name in self._names(staging + "/", recursive=True):
             rel = name[len(staging) + 1 :]
             self.client.copy_object(
@@ -149,14 +176,6 @@ class S3Registry:
             self.client.copy_object(
                 self.bucket, self._key(model, ATTACHMENTS, str(version), rel), CopySource(self.bucket, name)
             )
-        marker = {**metadata, "version": version, "uri": self.uri(model, version)}
-        if not self._create(self._key(model, MARKERS, f"{version}.json"), marker):
-            raise RuntimeError(
-                f"version {version} of {model} was marked by someone else: its claim was not honoured"
-            )
-        self._remove_prefix(staging + "/")
-        self._remove_prefix(f"{staging}-{ATTACHMENTS}/")
-        return version
 
     def _remove_prefix(self, prefix: str, older_than: datetime.datetime | None = None) -> int:
         from minio.deleteobjects import DeleteObject

@@ -179,3 +179,34 @@ def test_a_publish_killed_mid_multipart_upload_is_cleaned(backend, tmp_path, rep
     assert (
         backend.registry.publish(MODEL, make_model_dir(tmp_path / "after", "after"), {"blessed": True}) == 2
     )
+
+
+def test_a_publish_that_fails_removes_what_it_wrote_and_keeps_its_claim(backend, tmp_path, monkeypatch):
+    """An error (not a kill) mid server-side copy / mid move: the version folder and the staging
+    area are removed at once, nothing is visible, the number stays claimed."""
+    import shutil
+
+    calls = []
+
+    def failing(original):
+        def wrapper(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError("disk on fire")
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    if backend.kind == "s3":
+        monkeypatch.setattr(
+            backend.registry.client, "copy_object", failing(backend.registry.client.copy_object)
+        )
+    else:
+        monkeypatch.setattr(shutil, "copyfile", failing(shutil.copyfile))
+    with pytest.raises(OSError, match="disk on fire"):
+        backend.registry.publish(MODEL, make_model_dir(tmp_path / "m"), {"blessed": True})
+    assert backend.registry.versions(MODEL) == []
+    assert backend.files("1") == {} and backend.files("_staging") == {}
+    assert "1.json" in backend.files("_claims")
+    monkeypatch.undo()
+    assert backend.registry.publish(MODEL, make_model_dir(tmp_path / "n"), {"blessed": True}) == 2
