@@ -180,3 +180,18 @@ def test_a_rerun_or_retry_of_the_same_model_publishes_no_second_version(
     )
     assert other["version"] == 2 and other["reused"] is False
     assert registry.attachment(config.model_name, 2, "statistics") is None
+
+
+def test_settings_serving_cannot_use_stop_the_push_before_anything_is_published(
+    config, model_dir, registry, no_server
+):
+    from mlpipe.components.errors import UserInputError
+
+    canary_on_deployment = config.model_copy(
+        update={"serving": config.serving.model_copy(update={"canary_traffic_percent": 10})}
+    )
+    with pytest.raises(
+        UserInputError, match="canary_traffic_percent is for the kserve target.*nothing was published"
+    ):
+        push(canary_on_deployment, model_dir, BLESSED, INFRA_OK, registry, "deployment", NAMES, api=no_server)
+    assert registry.versions(config.model_name) == [] and not registry.root.exists()
