@@ -210,3 +210,24 @@ def test_a_publish_that_fails_removes_what_it_wrote_and_keeps_its_claim(backend,
     assert "1.json" in backend.files("_claims")
     monkeypatch.undo()
     assert backend.registry.publish(MODEL, make_model_dir(tmp_path / "n"), {"blessed": True}) == 2
+
+
+def test_minio_refuses_a_second_conditional_create(backend):
+    """What the claims stand on: `If-None-Match: *` on an existing key is 412 PreconditionFailed.
+    minio-py's put_object would send the header as user metadata, which conditions nothing."""
+    import io
+
+    from minio.error import S3Error
+
+    if backend.kind != "s3":
+        pytest.skip("S3's conditional create")
+    registry, client = backend.registry, backend.registry.client
+    key = registry._key(MODEL, "probe.json")
+    assert registry._create(key, {"n": 1}) is True
+    assert registry._create(key, {"n": 2}) is False
+    with pytest.raises(S3Error) as refused:
+        client._put_object(registry.bucket, key, b"3", headers={"If-None-Match": "*"})
+    assert (refused.value.code, refused.value.response.status) == ("PreconditionFailed", 412)
+    assert backend.files("probe.json") == {"": b'{\n  "n": 1\n}'}
+    client.put_object(registry.bucket, key, io.BytesIO(b"4"), 1, metadata={"If-None-Match": "*"})
+    assert backend.files("probe.json") == {"": b"4"}  # the public API overwrote it
