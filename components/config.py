@@ -163,6 +163,9 @@ class RegistryConfig(_Model):
 class ServingConfig(_Model):
     target: Literal["none", "deployment", "kserve"] = "none"
     canary_traffic_percent: int = Field(0, ge=0, le=100)
+    # kserve: how long push, promote and rollback wait for the InferenceService to report the new
+    # revision ready (0: do not wait, report the patch only).
+    rollout_timeout_seconds: float = Field(300, ge=0)
 
 
 class DatasetConfig(_Model):

@@ -1,58 +1,53 @@
-"""Serving rollout: point the serving target at a registry version (push and rollback).
+"""Serving rollout: point the serving target at one registry version (push, promote, rollback).
 
-The patch bodies are pure functions; `apply` sends them with the kubernetes
-client (in-cluster config, else the kubeconfig). Names come from
-`mlpipe.components.serving`, the params.env the manifests use too.
-- deployment: pin the TF Serving Deployment's init container to the version
-  (MODEL_VERSION) and stamp the pod template, a rolling update with no downtime.
-- kserve: point the InferenceService at the registry prefix and roll a new
-  revision (annotation), optionally as a canary (`canaryTrafficPercent`);
-  rollback sends all traffic back to the previous rolled-out revision.
+The patch bodies are pure functions; `apply` sends them with the kubernetes client (in-cluster
+config, else the kubeconfig) as field manager `mlpipe-pusher`. Names come from
+`mlpipe.components.serving`, the params.env the manifests use too. The manifests set none of
+the fields patched here, so re-applying them never moves serving.
+- deployment: the pod template annotation mlpipe.io/model-version, which the init container
+  reads (downward API) to sync that version's serving prefix; a rolling update, no downtime.
+- kserve: storageUri pinned to the version's serving prefix (one immutable version) and a new
+  revision, optionally as a canary (`canaryTrafficPercent`); promote sends 100 %; rollback pins
+  the older version's prefix with all traffic. After a kserve patch, the InferenceService's
+  status is read until it is ready (`rollout_status`), unless the wait is 0.
 """
 
 from __future__ import annotations
+
+import os
 
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.serving import ServingNames
 
 VERSION_ANNOTATION = "mlpipe.io/model-version"
+URI_ANNOTATION = "mlpipe.io/model-uri"
 SYNC_CONTAINER = "sync-model"
 KSERVE = ("serving.kserve.io", "v1beta1", "inferenceservices")
+FIELD_MANAGER = "mlpipe-pusher"
 
 
 def deployment_patch(version: int, registry_uri: str) -> dict:
-    """Strategic merge patch: the init container syncs `version`; the annotation rolls the pods."""
-    return {
-        "spec": {
-            "template": {
-                "metadata": {
-                    "annotations": {VERSION_ANNOTATION: str(version), "mlpipe.io/model-uri": registry_uri}
-                },
-                "spec": {
-                    "initContainers": [
-                        {"name": SYNC_CONTAINER, "env": [{"name": "MODEL_VERSION", "value": str(version)}]}
-                    ]
-                },
-            }
-        }
-    }
+    """Strategic merge patch of the pod template annotations: new pods sync `version`."""
+    annotations = {VERSION_ANNOTATION: str(version), URI_ANNOTATION: registry_uri}
+    return {"spec": {"template": {"metadata": {"annotations": annotations}}}}
 
 
 def inferenceservice_patch(names: ServingNames, version: int, canary_percent: int) -> dict:
-    """Merge patch: storageUri at the model's version folders, a new revision, optional canary."""
+    """Merge patch: storageUri pinned to the version's serving prefix (one immutable version), a new
+    revision, optional canary (None deletes the field: all traffic to the new revision)."""
     if not 0 <= canary_percent <= 100:
         raise UserInputError(f"serving.canary_traffic_percent must be 0-100, got {canary_percent}")
     predictor: dict = {
         "annotations": {VERSION_ANNOTATION: str(version)},
-        "model": {"storageUri": names.storage_uri},
+        "model": {"storageUri": names.version_uri(version)},
         "canaryTrafficPercent": canary_percent if canary_percent else None,
     }
     return {"metadata": {"annotations": {VERSION_ANNOTATION: str(version)}}, "spec": {"predictor": predictor}}
 
 
-def inferenceservice_rollback_patch() -> dict:
-    """All traffic back to the last revision that was fully rolled out (KServe's canary rollback)."""
-    return {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+def promote_patch() -> dict:
+    """All traffic to the latest (canary) revision."""
+    return {"spec": {"predictor": {"canaryTrafficPercent": 100}}}
 
 
 def api_client(kubeconfig: str | None = None):
@@ -61,50 +56,88 @@ def api_client(kubeconfig: str | None = None):
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig)
+        # the client reads KUBECONFIG once, when it is imported: read it now
+        config.load_kube_config(config_file=kubeconfig or os.environ.get("KUBECONFIG"))
     return client.ApiClient()
 
 
-def apply(target: str, names: ServingNames, body: dict, api=None) -> dict:
-    """Send a patch to the serving object; returns what the API server answered (trimmed)."""
+def _check_target(target: str) -> None:
+    if target not in ("deployment", "kserve"):
+        raise UserInputError(f"unknown serving target {target!r}; expected none, deployment or kserve")
+
+
+def get_inferenceservice(names: ServingNames, api=None) -> dict:
     from kubernetes import client
 
+    group, version, plural = KSERVE
+    return client.CustomObjectsApi(api or api_client()).get_namespaced_custom_object(
+        group, version, names.namespace, plural, names.inference_service
+    )
+
+
+def apply(target: str, names: ServingNames, body: dict, api=None, wait: float = 0) -> dict:
+    """Send a patch to the serving object; returns what the API server answered (trimmed) and, for
+    kserve with `wait` > 0 seconds, the InferenceService's status once ready."""
+    from kubernetes import client
+
+    _check_target(target)
     api = api or api_client()
     if target == "deployment":
-        result = client.AppsV1Api(api).patch_namespaced_deployment(names.deployment, names.namespace, body)
-        return {"kind": "Deployment", "name": result.metadata.name, "generation": result.metadata.generation}
-    if target == "kserve":
-        group, version, plural = KSERVE
-        result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
-            group, version, names.namespace, plural, names.inference_service, body
+        result = client.AppsV1Api(api).patch_namespaced_deployment(
+            names.deployment, names.namespace, body, field_manager=FIELD_MANAGER
         )
-        return {"kind": "InferenceService", "name": result["metadata"]["name"]}
-    raise UserInputError(f"unknown serving target {target!r}; expected none, deployment or kserve")
+        return {"kind": "Deployment", "name": result.metadata.name, "generation": result.metadata.generation}
+    group, version, plural = KSERVE
+    result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        group, version, names.namespace, plural, names.inference_service, body, field_manager=FIELD_MANAGER
+    )
+    answer = {"kind": "InferenceService", "name": names.inference_service}
+    answer["generation"] = result["metadata"].get("generation")
+    if wait > 0:
+        from mlpipe.components.rollout_status import wait_ready
+
+        what = f"InferenceService {names.namespace}/{names.inference_service}"
+        answer["status"] = wait_ready(lambda: get_inferenceservice(names, api), wait, what)
+    return answer
 
 
 def roll_out(
-    target: str, names: ServingNames, version: int, registry_uri: str, canary_percent: int = 0, api=None
+    target: str,
+    names: ServingNames,
+    version: int,
+    registry_uri: str,
+    canary_percent: int = 0,
+    api=None,
+    wait: float = 0,
 ) -> dict:
     """Point `target` at `version`; `none` does nothing."""
     if target == "none":
         return {"target": "none"}
+    _check_target(target)
     if target == "deployment":
         body = deployment_patch(version, registry_uri)
     else:
         body = inferenceservice_patch(names, version, canary_percent)
-    return {"target": target, "version": version, **apply(target, names, body, api)}
+    return {"target": target, "version": version, **apply(target, names, body, api, wait)}
 
 
-def rollback(registry, model: str, target: str, names: ServingNames, to: int | None = None, api=None) -> dict:
-    """Serve `to`, or the published version before the one serving now; records it in the registry.
+def promote(registry, model: str, target: str, names: ServingNames, api=None, wait: float = 0) -> dict:
+    """KServe: the canary revision gets 100 % of the traffic."""
+    if target != "kserve":
+        raise UserInputError(f"promote moves a KServe canary to 100 %; the {target!r} target has no canary")
+    version = registry.serving_version(model)
+    if version is None:
+        raise UserInputError(f"nothing to promote: no version of {model} has been rolled out")
+    serving = {"target": "kserve", **apply("kserve", names, promote_patch(), api, wait)}
+    registry.set_serving(model, version)
+    return {"version": version, "serving": serving}
 
-    kserve: traffic goes back to the previous rolled-out revision (KServe's TF runtime serves
-    the newest version folder, so an arbitrary `to` can only be pinned on the deployment target).
-    """
-    if target == "kserve" and to is not None:
-        raise UserInputError(
-            "kserve rollback returns traffic to the previous rolled-out revision; --to is for the deployment target"
-        )
+
+def rollback(
+    registry, model: str, target: str, names: ServingNames, to: int | None = None, api=None, wait: float = 0
+) -> dict:
+    """Serve `to`, or the published version before the one serving now, with all traffic (a KServe
+    canary is dropped: storageUri is pinned to the older version); records it in the registry."""
     versions = registry.versions(model)
     current = registry.serving_version(model) or (versions[-1] if versions else None)
     if to is None:
@@ -113,9 +146,6 @@ def rollback(registry, model: str, target: str, names: ServingNames, to: int | N
             raise UserInputError(f"nothing to roll back to: {model} serves version {current}, none older")
         to = older[-1]
     registry.metadata(model, to)  # must be published
-    if target == "kserve":
-        serving = {"target": "kserve", **apply("kserve", names, inferenceservice_rollback_patch(), api)}
-    else:
-        serving = roll_out(target, names, to, registry.uri(model, to), api=api)
+    serving = roll_out(target, names, to, registry.uri(model, to), canary_percent=0, api=api, wait=wait)
     registry.set_serving(model, to)
     return {"version": to, "previous": current, "serving": serving}

@@ -69,8 +69,13 @@ class ServingNames:
 
     @property
     def storage_uri(self) -> str:
-        """Registry prefix that holds the model's version folders, as KServe's storageUri."""
+        """Registry prefix that holds the model's versions."""
         return f"s3://{self.registry_bucket}/{self.model_name}"
+
+    def version_uri(self, version: int) -> str:
+        """Version `version`'s serving prefix as the cluster reads it (KServe's storageUri): it holds
+        exactly the folder `<version>/`; the trailing slash keeps `1/` from matching `10/`."""
+        return f"{self.storage_uri}/{int(version)}/"
 
 
 def parse_params_env(path: Path) -> dict[str, str]:

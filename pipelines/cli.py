@@ -226,6 +226,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
             f"{meta.get('run_id', '')}"
         )
+    target = args.target or config.serving.target
+    if args.cluster and target != "none":
+        from mlpipe.components.serving import load_serving_names
+        from mlpipe.components.serving_state import describe, serving_state
+
+        print(f"serving now: {describe(serving_state(target, load_serving_names()), serving)}")
     return 0
 
 
@@ -235,11 +241,33 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     config, registry = _registry_for(args.config, args.registry)
     target = args.target or config.serving.target
-    result = rollback(registry, config.model_name, target, load_serving_names(), to=args.to)
+    result = rollback(
+        registry, config.model_name, target, load_serving_names(), to=args.to, wait=_wait(args, config)
+    )
     print(
         f"serving {config.model_name} version {result['version']} (was {result['previous']}); "
         f"target: {json.dumps(result['serving'])}"
     )
+    return 0
+
+
+WAIT_HELP = (
+    "seconds to wait for KServe to report ready (default: serving.rollout_timeout_seconds; 0: no wait)"
+)
+
+
+def _wait(args: argparse.Namespace, config) -> float:
+    return config.serving.rollout_timeout_seconds if args.wait is None else args.wait
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from mlpipe.components.rollout import promote
+    from mlpipe.components.serving import load_serving_names
+
+    config, registry = _registry_for(args.config, args.registry)
+    target = args.target or config.serving.target
+    result = promote(registry, config.model_name, target, load_serving_names(), wait=_wait(args, config))
+    print(f"promoted {config.model_name} version {result['version']}: target {json.dumps(result['serving'])}")
     return 0
 
 
@@ -330,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     models = add_command("models", help="list the registry's versions with their metrics")
     models.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     models.add_argument("--registry", help="registry directory or s3://bucket/prefix (default: the config's)")
+    models.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also read which version the serving object serves (kubeconfig)",
+    )
+    models.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
     models.set_defaults(func=cmd_models)
 
     rollback = add_command("rollback", help="point serving back at the previous (or a given) version")
@@ -339,7 +373,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
     )
     rollback.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
+    rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
+
+    promote = sub.add_parser("promote", help="KServe: send 100 %% of the traffic to the canary revision")
+    promote.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
+    promote.add_argument(
+        "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
+    )
+    promote.add_argument("--target", choices=["deployment", "kserve"], help="default: the config's")
+    promote.add_argument("--wait", type=float, help=WAIT_HELP)
+    promote.set_defaults(func=cmd_promote)
     return parser
 
 

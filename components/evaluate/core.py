@@ -156,20 +156,36 @@ class Evaluation:
         )
 
 
+def baseline_metadata(registry, model: str) -> dict | None:
+    """The version serving points at (`baseline_source: served`), else, when nothing serves, the
+    newest blessed version (`latest blessed`); None for a first model."""
+    from mlpipe.components.registry import latest_blessed
+
+    served = registry.serving_version(model)
+    if served is not None and served in registry.versions(model):
+        return {**registry.metadata(model, served), "baseline_source": "served"}
+    if served is not None:
+        log.warning("the serving pointer names %s version %s, which is not published", model, served)
+    blessed = latest_blessed(registry, model)
+    return {**blessed, "baseline_source": "latest blessed"} if blessed else None
+
+
 def find_baseline(config: DatasetConfig, environ) -> tuple[dict | None, Path | None]:
-    """The registry's latest blessed version (metadata, local copy), or (None, None) for a first model."""
-    from mlpipe.components.registry import latest_blessed, open_registry
+    """The baseline version (`baseline_metadata`) and a local copy, or (None, None) for a first model."""
+    from mlpipe.components.registry import open_registry
 
     registry = open_registry(config.registry.uri, environ)
-    baseline = latest_blessed(registry, config.model_name)
+    baseline = baseline_metadata(registry, config.model_name)
     if baseline is None:
         log.warning(
-            "no blessed %s in the registry %s: judging on absolute thresholds only",
+            "no served or blessed %s in the registry %s: judging on absolute thresholds only",
             config.model_name,
             config.registry.uri,
         )
         return None, None
-    log.info("baseline: %s version %s", config.model_name, baseline["version"])
+    log.info(
+        "baseline: %s version %s (%s)", config.model_name, baseline["version"], baseline["baseline_source"]
+    )
     return baseline, registry.local_copy(config.model_name, baseline["version"])
 
 
@@ -223,7 +239,7 @@ def evaluate(
         failures,
         fairness_checks(config, metrics, keys),
         metrics,
-        {"version": baseline["version"], "uri": baseline.get("uri")} if baseline else None,
+        {k: baseline.get(k) for k in ("version", "uri", "baseline_source")} if baseline else None,
         min_slice_size=config.evaluation.min_slice_size,
     )
     log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])

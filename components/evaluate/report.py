@@ -187,7 +187,7 @@ def render_model_card(
         f"- Data fingerprint (sha256 of the input files): `{model_metadata.get('data_fingerprint', 'unknown')}`",
         f"- Hyperparameters: `{json.dumps(model_metadata.get('hyperparameters', {}))}`",
         f"- Epochs run: {model_metadata.get('epochs_run', 'unknown')}",
-        f"- Baseline: {verdict['baseline']['version'] if verdict.get('baseline') else 'none (first model: absolute thresholds only)'}",
+        f"- Baseline: {_baseline_line(verdict.get('baseline'))}",
         "",
         "## Metrics by slice",
         "",
@@ -213,3 +213,14 @@ def render_model_card(
     lines += ["", f"## Decision: {'blessed' if verdict['blessed'] else 'not blessed'}", ""]
     lines += [f"- {r}" for r in verdict["reasons"]] or ["- All thresholds and fairness gates passed."]
     return "\n".join(lines) + "\n"
+
+
+def _baseline_line(baseline: dict | None) -> str:
+    if not baseline:
+        return "none (first model: absolute thresholds only)"
+    source = baseline.get("baseline_source")
+    why = {
+        "served": "the version serving now",
+        "latest blessed": "the newest blessed version; nothing serves",
+    }.get(source, source or "")
+    return f"version {baseline['version']}" + (f" ({why})" if why else "")

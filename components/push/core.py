@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from mlpipe.components.config import DatasetConfig
+from mlpipe.components.push.preflight import preflight
 from mlpipe.components.registry import now
 from mlpipe.components.rollout import roll_out
 from mlpipe.components.serving import ServingNames
@@ -66,6 +67,8 @@ def push(
     if reasons:
         log.warning("not pushing: %s", "; ".join(reasons))
         return {"pushed": False, "version": None, "uri": None, "reasons": reasons}
+    # before anything is uploaded: serving can read what we publish, and we may patch it
+    preflight(target, names, config.model_name, registry, config.serving.canary_traffic_percent, api=api)
     model_dir = Path(model_dir)
     model_metadata = json.loads((model_dir / "model_metadata.json").read_text())
     identity = model_metadata.get("training_fingerprint")
@@ -95,7 +98,16 @@ def push(
     upload_seconds = time.perf_counter() - start
     if existing is None:
         log.info("published %s version %d at %s in %.2f s", config.model_name, version, uri, upload_seconds)
-    serving = roll_out(target, names, version, uri, config.serving.canary_traffic_percent, api=api)
+    serving = roll_out(
+        target,
+        names,
+        version,
+        uri,
+        config.serving.canary_traffic_percent,
+        api=api,
+        wait=config.serving.rollout_timeout_seconds,
+    )
+    # only once serving took it (a failed rollout raises; its retry reuses this version)
     registry.set_serving(config.model_name, version)
     return {
         "pushed": True,

@@ -37,7 +37,7 @@ def test_every_overlay_applies_server_side(applied):
         assert deployment["metadata"]["generation"] >= 1
     else:
         isvc = _get(plane, "inferenceservice", names.inference_service, "-n", names.namespace)
-        assert isvc["spec"]["predictor"]["model"]["storageUri"].startswith("s3://")
+        assert isvc["spec"]["predictor"]["model"]["modelFormat"]["name"] == "tensorflow"
         missing = plane.kubectl("get", "deployment", names.deployment, "-n", names.namespace, check=False)
         assert missing.returncode != 0  # KServe serves; the plain TF Serving Deployment is deleted
 
@@ -133,7 +133,7 @@ def test_the_pusher_can_do_exactly_what_a_rollout_needs(applied):
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        (lambda p: p["model"].__setitem__("storageURI", p["model"].pop("storageUri")), "storageURI"),
+        (lambda p: p["model"].__setitem__("storageURI", "s3://models/adult_income/1/"), "storageURI"),
         (lambda p: p.__setitem__("canaryTrafficPercent", "half"), "canaryTrafficPercent"),
         (lambda p: p["model"].__setitem__("modelFormat", "tensorflow"), "modelFormat"),
     ],

@@ -37,10 +37,12 @@ def _deployment(cluster) -> dict:
 
 
 def _synced_version(deployment: dict) -> str:
-    (init,) = [
-        c for c in deployment["spec"]["template"]["spec"]["initContainers"] if c["name"] == SYNC_CONTAINER
-    ]
-    return next(e["value"] for e in init["env"] if e["name"] == "MODEL_VERSION")
+    """The version the pod template's init container syncs: MODEL_VERSION comes from the annotation."""
+    template = deployment["spec"]["template"]
+    (init,) = [c for c in template["spec"]["initContainers"] if c["name"] == SYNC_CONTAINER]
+    (env,) = [e for e in init["env"] if e["name"] == "MODEL_VERSION"]
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == f"metadata.annotations['{VERSION_ANNOTATION}']"
+    return (template["metadata"].get("annotations") or {}).get(VERSION_ANNOTATION)
 
 
 def _replica_sets(cluster) -> dict[str, str]:
@@ -135,6 +137,9 @@ def test_a_kserve_rollout_patches_the_inferenceservice_with_merge_semantics(kube
         return json.loads(out.stdout)
 
     canary = roll_out("kserve", names, 3, "s3://models/adult_income/3", canary_percent=10, api=api)
+    assert isvc()["spec"]["predictor"]["model"]["storageUri"] == names.version_uri(
+        3
+    )  # pinned, not the prefix
     assert canary["kind"] == "InferenceService"
     predictor = isvc()["spec"]["predictor"]
     assert predictor["canaryTrafficPercent"] == 10
@@ -169,7 +174,7 @@ def test_rollback_to_nothing_older_and_to_a_missing_object_fail_clearly(kind_clu
     assert missing.value.status == 403  # RBAC by resourceName: the pusher cannot learn it does not exist
 
 
-def test_a_kserve_rollback_returns_traffic_to_the_previous_revision(kubeflow_cluster, tmp_path):
+def test_a_kserve_rollback_after_a_full_rollout_pins_the_previous_version(kubeflow_cluster, tmp_path):
     names, plane = kubeflow_cluster.names, kubeflow_cluster.plane
     api = _pusher_api(kubeflow_cluster)
     registry = LocalRegistry(tmp_path / "registry")
@@ -178,12 +183,14 @@ def test_a_kserve_rollback_returns_traffic_to_the_previous_revision(kubeflow_clu
         model.mkdir()
         (model / "saved_model.pb").write_text(f"graph-{version}")
         registry.publish(names.model_name, model, {"blessed": True})
+    roll_out("kserve", names, 2, registry.uri(names.model_name, 2), canary_percent=0, api=api)
     registry.set_serving(names.model_name, 2)
-    roll_out("kserve", names, 2, registry.uri(names.model_name, 2), canary_percent=25, api=api)
     result = rollback(registry, names.model_name, "kserve", names, api=api)
     assert result["version"] == 1 and result["serving"]["kind"] == "InferenceService"
     out = plane.kubectl(
         "get", "inferenceservice", names.inference_service, "-n", names.namespace, "-o", "json"
     )
-    assert json.loads(out.stdout)["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    predictor = json.loads(out.stdout)["spec"]["predictor"]
+    assert predictor["model"]["storageUri"] == names.version_uri(1)  # really the previous version
+    assert "canaryTrafficPercent" not in predictor and predictor["annotations"][VERSION_ANNOTATION] == "1"
     assert registry.serving_version(names.model_name) == 1

@@ -107,13 +107,13 @@ def test_the_package_sent_to_a_cluster_runs_in_the_images(cluster_run, s3_server
     first, first_dir = run()
     assert first["status"] == "succeeded", (first["failed_stage"], first["error"])
     assert first["push"]["pushed"] and first["push"]["version"] == 1, first["push"]
-    assert first["push"]["uri"] == f"s3://{NAMES.registry_bucket}/{NAMES.model_name}/1"
+    assert first["push"]["uri"] == f"s3://{NAMES.registry_bucket}/{NAMES.model_name}/1/"
     assert _versions(client) == ["1.json"]
     objects = {
         o.object_name
         for o in client.list_objects(NAMES.registry_bucket, prefix=f"{NAMES.model_name}/", recursive=True)
     }
-    assert f"{NAMES.model_name}/1/saved_model.pb" in objects
+    assert f"{NAMES.model_name}/1/1/saved_model.pb" in objects
     # the statistics the model was trained on travel with the version: the next run's drift baseline
     assert f"{NAMES.model_name}/_attachments/1/statistics/Split-train/FeatureStats.pb" in objects
 

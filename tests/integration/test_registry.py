@@ -1,102 +1,24 @@
 """The model registry, every behaviour against both backends: a directory (LocalRegistry) and a real
-S3-protocol server (moto, through the minio client) with a fresh bucket per test.
+MinIO server (through the minio client) with a fresh bucket per test.
 
-Versions only grow and are never overwritten; a publish killed mid-upload leaves no visible version;
-metadata and the serving pointer round-trip; credentials appear in no log line and no artifact.
+Versions only grow and are never overwritten; metadata and the serving pointer round-trip;
+credentials appear in no log line and no artifact. Concurrent and killed publishes:
+test_registry_publish.py.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
-import time
 import types
-import uuid
 from pathlib import Path
 
 import pytest
+from registry_backends import MODEL, make_model_dir
 
 from mlpipe.components.errors import UserInputError
-from mlpipe.components.registry import LocalRegistry, S3Registry, latest_blessed, open_registry
-
-MODEL = "adult_income"
-BACKENDS = ["local", pytest.param("s3", marks=pytest.mark.s3)]
-
-
-def make_model_dir(folder: Path, marker: str = "v") -> Path:
-    """A SavedModel-shaped folder (the registry copies files; it never loads them)."""
-    (folder / "variables").mkdir(parents=True)
-    (folder / "saved_model.pb").write_bytes(f"graph-{marker}".encode())
-    (folder / "variables" / "variables.index").write_bytes(f"index-{marker}".encode())
-    (folder / "variables" / "variables.data-00000-of-00001").write_bytes(os.urandom(2048))
-    return folder
-
-
-class Backend(types.SimpleNamespace):
-    """A registry plus what a test needs to look underneath it."""
-
-    kind: str
-    uri: str
-    registry: LocalRegistry | S3Registry
-    environ: dict
-
-    def files(self, prefix: str) -> dict[str, bytes]:
-        """Every file (object) under `<model>/<prefix>`, by relative name."""
-        if self.kind == "local":
-            base = Path(self.uri) / MODEL / prefix
-            return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()}
-        client, bucket = self.registry.client, self.registry.bucket
-        start = self.registry._key(MODEL, prefix)
-        out = {}
-        for obj in client.list_objects(bucket, prefix=start, recursive=True):
-            response = client.get_object(bucket, obj.object_name)
-            try:
-                out[obj.object_name[len(start) :].lstrip("/")] = response.read()
-            finally:
-                response.close()
-                response.release_conn()
-        return out
-
-    def put_file(self, relative: str, data: bytes) -> None:
-        """A file at `<model>/<relative>` written behind the registry's back."""
-        if self.kind == "local":
-            path = Path(self.uri) / MODEL / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        else:
-            self.registry.client.put_object(
-                self.registry.bucket, self.registry._key(MODEL, relative), io.BytesIO(data), len(data)
-            )
-
-    def staging_started(self) -> bool:
-        if self.kind == "local":
-            staging = Path(self.uri) / MODEL / "_staging"
-            return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
-        prefix = self.registry._key(MODEL, "_staging") + "/"
-        return any(
-            True
-            for _ in self.registry.client.list_objects(self.registry.bucket, prefix=prefix, recursive=True)
-        )
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, tmp_path) -> Backend:
-    if request.param == "local":
-        uri = str(tmp_path / "registry")
-        return Backend(kind="local", uri=uri, registry=open_registry(uri, {}), environ={})
-    server = request.getfixturevalue("s3_server")
-    bucket = f"registry-{uuid.uuid4().hex[:12]}"
-    server.client().make_bucket(bucket)
-    uri = f"s3://{bucket}/team-a"
-    environ = server.environ()
-    registry = open_registry(uri, environ)
-    assert isinstance(registry, S3Registry)
-    return Backend(kind="s3", uri=uri, registry=registry, environ=environ)
+from mlpipe.components.registry import latest_blessed, open_registry
 
 
 def test_versions_grow_one_two_three(backend, tmp_path):
@@ -110,13 +32,16 @@ def test_versions_grow_one_two_three(backend, tmp_path):
     assert registry.versions(MODEL) == [1, 2, 3]
     assert registry.versions("another_model") == []
     for version in published:
-        assert backend.files(str(version))["saved_model.pb"] == f"graph-{version - 1}".encode()
-        assert registry.uri(MODEL, version).endswith(f"/{MODEL}/{version}")
+        # the serving prefix <model>/<N>/ holds exactly the folder <N>/ (TF Serving's layout)
+        files = backend.files(str(version))
+        assert {name.split("/")[0] for name in files} == {str(version)}
+        assert files[f"{version}/saved_model.pb"] == f"graph-{version - 1}".encode()
     if backend.kind == "s3":
-        assert registry.uri(MODEL, 2) == f"{backend.uri}/{MODEL}/2"
+        assert registry.uri(MODEL, 2) == f"{backend.uri}/{MODEL}/2/"  # the slash: 2/ never matches 20/
     else:
-        assert Path(registry.uri(MODEL, 2)).is_dir()
+        assert registry.uri(MODEL, 2) == f"{backend.uri}/{MODEL}/2" and Path(registry.uri(MODEL, 2)).is_dir()
     assert backend.files("_staging") == {}  # staging is cleaned up after a complete publish
+    assert sorted(backend.files("_claims")) == ["1.json", "2.json", "3.json"]
 
 
 def test_publishing_never_overwrites_and_skips_unmarked_versions(backend, tmp_path):
@@ -132,57 +57,9 @@ def test_publishing_never_overwrites_and_skips_unmarked_versions(backend, tmp_pa
     assert registry.versions(MODEL) == [1, 3]
     assert backend.files("1") == before
     assert backend.files("2") == {"saved_model.pb": b"someone else's model"}
-    assert backend.files("3")["saved_model.pb"] == b"graph-second"
+    assert backend.files("3")["3/saved_model.pb"] == b"graph-second"
     with pytest.raises(UserInputError, match="no published version 2"):
         registry.metadata(MODEL, 2)
-
-
-PUBLISH_SCRIPT = """
-import os, sys
-from mlpipe.components.registry import open_registry
-version = open_registry(sys.argv[1], os.environ).publish("adult_income", sys.argv[2], {"blessed": True})
-print("published", version)
-"""
-
-
-def test_a_killed_upload_leaves_no_visible_version(backend, tmp_path, repo_root):
-    registry = backend.registry
-    assert registry.publish(MODEL, make_model_dir(tmp_path / "first", "first"), {"blessed": True}) == 1
-    big = make_model_dir(tmp_path / "big", "big")
-    (big / "a_first.txt").write_text("uploaded first, so staging shows before the big file is done")
-    size_mb = 200 if backend.kind == "local" else 50
-    with open(big / "zz_big.bin", "wb") as handle:
-        for _ in range(size_mb // 8):
-            handle.write(os.urandom(8 * 1024 * 1024))
-
-    env = {**os.environ, **backend.environ, "PYTHONPATH": str(repo_root)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", PUBLISH_SCRIPT, backend.uri, str(big)],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not backend.staging_started():
-            assert child.poll() is None, f"publish ended before staging was seen: {child.communicate()}"
-            assert time.monotonic() < deadline, "staging never appeared"
-            time.sleep(0.002)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        out, err = child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL, (out, err)
-    assert b"published" not in out
-
-    assert registry.versions(MODEL) == [1]
-    assert backend.files("_staging"), "the kill happened before the upload started"
-    assert latest_blessed(registry, MODEL)["version"] == 1
-    # the next publish succeeds with a fresh number; the leftover staging area is never a version
-    assert registry.publish(MODEL, make_model_dir(tmp_path / "after", "after"), {"blessed": True}) == 2
-    assert registry.versions(MODEL) == [1, 2]
-    assert backend.files("2")["saved_model.pb"] == b"graph-after"
 
 
 def test_latest_blessed_is_the_newest_blessed_version(backend, tmp_path):
@@ -256,7 +133,9 @@ def test_credentials_never_appear_in_logs_or_artifacts(backend, tmp_path, caplog
         monkeypatch.setenv(name, value)
     caplog.set_level(logging.DEBUG)
     registry = open_registry(backend.uri, os.environ)  # credentials from the environment, as the stages do
-    config = types.SimpleNamespace(model_name=MODEL, serving=types.SimpleNamespace(canary_traffic_percent=0))
+    config = types.SimpleNamespace(
+        model_name=MODEL, serving=types.SimpleNamespace(canary_traffic_percent=0, rollout_timeout_seconds=0)
+    )
     model_dir = tmp_path / "model"
     make_model_dir(model_dir / "saved_model")
     (model_dir / "model_metadata.json").write_text(

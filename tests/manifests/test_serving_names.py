@@ -133,7 +133,13 @@ def test_plain_serving_names(rendered):
     assert "--model_name=$(MODEL_NAME)" in server["args"]
     (sync,) = pod["initContainers"]
     assert "registry/$(REGISTRY_BUCKET)/$(MODEL_NAME)/$(MODEL_VERSION)/" in sync["args"]
-    assert {"name": "MODEL_VERSION", "value": "1"} in sync["env"]
+    assert "/models/$(MODEL_NAME)/" in sync["args"]  # the serving prefix <N>/ holds the folder <N>/
+    # no version in the manifest: the pusher owns the annotation the init container reads
+    version = next(e for e in sync["env"] if e["name"] == "MODEL_VERSION")
+    assert version["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.annotations['mlpipe.io/model-version']"
+    assert "mlpipe.io/model-version" not in (
+        deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    )
     assert pod["volumes"][0]["name"] in {m["name"] for m in sync["volumeMounts"]} & {
         m["name"] for m in server["volumeMounts"]
     }
@@ -151,9 +157,10 @@ def test_inference_service_names(rendered):
     assert isvc["metadata"]["name"] == names.inference_service
     predictor = isvc["spec"]["predictor"]
     assert predictor["model"]["modelFormat"]["name"] == "tensorflow"
-    assert predictor["model"]["storageUri"] == names.storage_uri
-    assert predictor["model"]["storageUri"].startswith("s3://")
-    assert 0 <= predictor["canaryTrafficPercent"] <= 100
+    # the pusher owns these (push, promote, rollback): a re-apply must never reset them
+    assert "storageUri" not in predictor["model"] and "canaryTrafficPercent" not in predictor
+    assert "mlpipe.io/model-version" not in (predictor.get("annotations") or {})
+    assert "mlpipe.io/model-version" not in (isvc["metadata"].get("annotations") or {})
     storage_account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "model-storage"})
     assert predictor["serviceAccountName"] == storage_account["metadata"]["name"]
     assert storage_account["secrets"] == [{"name": names.credentials_secret}]
@@ -187,7 +194,7 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
     if overlay == "kubeflow":
         isvc = one(objects, "InferenceService")
         assert isvc["metadata"]["name"] == "isvc-x"
-        assert isvc["spec"]["predictor"]["model"]["storageUri"] == "s3://bucket-x/model_x"
+        assert "storageUri" not in isvc["spec"]["predictor"]["model"]  # set by the pusher, from params.env
     else:
         deployment = one(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
         assert deployment["metadata"]["name"] == "deploy-x"

@@ -96,7 +96,7 @@ def test_every_stage_runs_and_the_model_is_pushed(first_run):
     assert push["pushed"] is True and push["version"] == 1 and push["reasons"] == []
     registry_root = Path(sample.folder / "registry")
     assert push["uri"] == str(registry_root / MODEL / "1")
-    assert Path(push["uri"], "saved_model.pb").is_file()
+    assert Path(push["uri"], "1", "saved_model.pb").is_file()
     registry = LocalRegistry(registry_root)
     assert registry.versions(MODEL) == [1] and registry.serving_version(MODEL) == 1
     metadata = registry.metadata(MODEL, 1)

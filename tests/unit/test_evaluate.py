@@ -88,7 +88,7 @@ def weak_vs_baseline(adult_examples, trained_model, tmp_path_factory, write_conf
     config, examples, model_dir = _train_on(folder / "data", adult_examples, lines, 1, write_config)
     # only the change threshold is under test here: no absolute AUC bound
     config = config.model_copy(update={"evaluation": config.evaluation.model_copy(update={"min_auc": 0.0})})
-    baseline = {"version": 3, "uri": "registry/adult_income/3", "blessed": True}
+    baseline = {"version": 3, "uri": "registry/adult_income/3", "blessed": True, "baseline_source": "served"}
     result = evaluate(
         config,
         model_dir,
@@ -193,7 +193,11 @@ def test_an_unfair_model_is_not_blessed_and_the_reason_names_feature_metric_and_
 def test_a_change_threshold_against_a_stronger_baseline_fails_and_says_so(weak_vs_baseline):
     verdict, metrics = weak_vs_baseline.verdict, weak_vs_baseline.metrics
     assert verdict["blessed"] is False
-    assert verdict["baseline"] == {"version": 3, "uri": "registry/adult_income/3"}
+    assert verdict["baseline"] == {
+        "version": 3,
+        "uri": "registry/adult_income/3",
+        "baseline_source": "served",
+    }
     change = [r for r in verdict["reasons"] if r.startswith("change vs baseline")]
     assert change, verdict["reasons"]
     overall = next(r for r in change if "on slice overall" in r)

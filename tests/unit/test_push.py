@@ -107,8 +107,8 @@ def test_a_blessed_model_is_published_and_the_serving_pointer_set(config, model_
     assert result["pushed"] is True and result["reasons"] == []
     assert result["version"] == 1
     assert result["uri"] == registry.uri(config.model_name, 1)
-    assert (registry.root / config.model_name / "1" / "saved_model.pb").read_bytes() == b"graph"
-    assert (registry.root / config.model_name / "1" / "variables" / "variables.index").is_file()
+    assert (registry.root / config.model_name / "1" / "1" / "saved_model.pb").read_bytes() == b"graph"
+    assert (registry.root / config.model_name / "1" / "1" / "variables" / "variables.index").is_file()
     assert result["serving"] == {"target": "none"}
     assert registry.serving_version(config.model_name) == 1
     metadata = registry.metadata(config.model_name, 1)
@@ -180,3 +180,18 @@ def test_a_rerun_or_retry_of_the_same_model_publishes_no_second_version(
     )
     assert other["version"] == 2 and other["reused"] is False
     assert registry.attachment(config.model_name, 2, "statistics") is None
+
+
+def test_settings_serving_cannot_use_stop_the_push_before_anything_is_published(
+    config, model_dir, registry, no_server
+):
+    from mlpipe.components.errors import UserInputError
+
+    canary_on_deployment = config.model_copy(
+        update={"serving": config.serving.model_copy(update={"canary_traffic_percent": 10})}
+    )
+    with pytest.raises(
+        UserInputError, match="canary_traffic_percent is for the kserve target.*nothing was published"
+    ):
+        push(canary_on_deployment, model_dir, BLESSED, INFRA_OK, registry, "deployment", NAMES, api=no_server)
+    assert registry.versions(config.model_name) == [] and not registry.root.exists()

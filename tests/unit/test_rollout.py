@@ -13,14 +13,14 @@ from mlpipe.components.rollout import (
     apply,
     deployment_patch,
     inferenceservice_patch,
-    inferenceservice_rollback_patch,
+    promote,
+    promote_patch,
     roll_out,
-    rollback,
 )
 from mlpipe.components.serving import load_serving_names
 
 NAMES = load_serving_names()
-URI = "s3://models/adult_income/3"
+URI = "s3://models/adult_income/3/"
 
 
 def test_names_come_from_params_env():
@@ -28,36 +28,43 @@ def test_names_come_from_params_env():
     assert NAMES.deployment == "adult-income-serving"
     assert NAMES.inference_service == "adult-income"
     assert NAMES.storage_uri == f"s3://{NAMES.registry_bucket}/{NAMES.model_name}"
+    assert NAMES.version_uri(12) == f"s3://{NAMES.registry_bucket}/{NAMES.model_name}/12/"
 
 
-def test_deployment_patch_pins_the_init_container_and_stamps_the_pods():
+def test_deployment_patch_stamps_only_the_pod_template_annotations():
     body = deployment_patch(3, URI)
-    template = body["spec"]["template"]
-    assert template["metadata"]["annotations"] == {VERSION_ANNOTATION: "3", "mlpipe.io/model-uri": URI}
-    (container,) = template["spec"]["initContainers"]
-    assert container == {"name": SYNC_CONTAINER, "env": [{"name": "MODEL_VERSION", "value": "3"}]}
+    assert body == {
+        "spec": {
+            "template": {"metadata": {"annotations": {VERSION_ANNOTATION: "3", "mlpipe.io/model-uri": URI}}}
+        }
+    }
     assert SYNC_CONTAINER == "sync-model" and VERSION_ANNOTATION == "mlpipe.io/model-version"
-    assert set(body) == {"spec"} and set(body["spec"]) == {"template"}  # nothing else is touched
     assert deployment_patch(3, URI) == body  # pure: same input, same body
     assert deployment_patch(4, URI) != body
 
 
-def test_the_patched_init_container_and_env_exist_in_the_deployment_manifest(repo_root):
-    """A strategic merge patch merges initContainers by `name`: the name and env var must be the manifest's."""
+def test_the_manifest_init_container_reads_the_version_from_the_annotation(repo_root):
+    """The manifest sets no version: the init container takes it from the annotation the pusher owns."""
     import yaml
 
     manifest = yaml.safe_load((repo_root / "manifests" / "base" / "tf-serving-deployment.yaml").read_text())
     assert manifest["kind"] == "Deployment"
-    init = {c["name"]: c for c in manifest["spec"]["template"]["spec"]["initContainers"]}
-    assert SYNC_CONTAINER in init
-    assert "MODEL_VERSION" in {e["name"] for e in init[SYNC_CONTAINER].get("env", [])}
+    template = manifest["spec"]["template"]
+    assert VERSION_ANNOTATION not in (template["metadata"].get("annotations") or {})
+    init = {c["name"]: c for c in template["spec"]["initContainers"]}
+    env = {e["name"]: e for e in init[SYNC_CONTAINER]["env"]}
+    assert (
+        env["MODEL_VERSION"]["valueFrom"]["fieldRef"]["fieldPath"]
+        == f"metadata.annotations['{VERSION_ANNOTATION}']"
+    )
+    assert "registry/$(REGISTRY_BUCKET)/$(MODEL_NAME)/$(MODEL_VERSION)/" in init[SYNC_CONTAINER]["args"]
 
 
 def test_inferenceservice_patch_points_at_the_registry_and_rolls_a_revision():
     body = inferenceservice_patch(NAMES, 5, 0)
     assert body["metadata"]["annotations"] == {VERSION_ANNOTATION: "5"}
     predictor = body["spec"]["predictor"]
-    assert predictor["model"] == {"storageUri": NAMES.storage_uri}
+    assert predictor["model"] == {"storageUri": NAMES.version_uri(5)}  # one version, never the prefix
     assert predictor["annotations"] == {VERSION_ANNOTATION: "5"}
     assert predictor["canaryTrafficPercent"] is None  # merge patch: null removes a previous canary split
 
@@ -73,8 +80,8 @@ def test_a_bad_canary_percent_is_rejected(percent):
         inferenceservice_patch(NAMES, 5, percent)
 
 
-def test_the_rollback_patch_sends_all_traffic_to_the_previous_revision():
-    assert inferenceservice_rollback_patch() == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+def test_the_promote_patch_sends_all_traffic_to_the_canary():
+    assert promote_patch() == {"spec": {"predictor": {"canaryTrafficPercent": 100}}}
 
 
 # --- what needs no server (the rest runs against a real API server: tests/cluster/test_rollout.py)
@@ -86,14 +93,23 @@ def test_target_none_sends_nothing_and_an_unknown_target_is_a_user_error(no_serv
         apply("argo", NAMES, {}, api=no_server)
 
 
-def test_kserve_rollback_refuses_a_pinned_version_before_touching_anything(tmp_path, no_server):
+def test_promote_is_for_kserve_and_needs_a_rolled_out_version(tmp_path, no_server):
     registry = LocalRegistry(tmp_path / "registry")
-    for version in (1, 2):
-        model = tmp_path / f"model-{version}"
-        model.mkdir()
-        (model / "saved_model.pb").write_text(f"graph-{version}")
-        assert registry.publish(NAMES.model_name, model, {"blessed": True}) == version
-    registry.set_serving(NAMES.model_name, 2)
-    with pytest.raises(UserInputError, match="--to is for the deployment target"):
-        rollback(registry, NAMES.model_name, "kserve", NAMES, to=1, api=no_server)
-    assert registry.serving_version(NAMES.model_name) == 2
+    with pytest.raises(UserInputError, match="the 'deployment' target has no canary"):
+        promote(registry, NAMES.model_name, "deployment", NAMES, api=no_server)
+    with pytest.raises(UserInputError, match="nothing to promote"):
+        promote(registry, NAMES.model_name, "kserve", NAMES, api=no_server)
+
+
+def test_cli_promote_on_the_deployment_target_is_a_one_line_user_error(repo_root, tmp_path, capsys):
+    from mlpipe.pipelines.cli import main
+
+    config = str(repo_root / "configs" / "adult.yaml")
+    assert (
+        main(["promote", "--config", config, "--registry", str(tmp_path / "r"), "--target", "deployment"])
+        == 2
+    )
+    assert (
+        capsys.readouterr().err
+        == "error: promote moves a KServe canary to 100 %; the 'deployment' target has no canary\n"
+    )

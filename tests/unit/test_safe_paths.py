@@ -109,7 +109,9 @@ def test_s3_download_refuses_keys_that_leave_the_temporary_directory(tmp_path, m
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    folder = "reg/adult_income/1/" if what == "local_copy" else "reg/adult_income/_attachments/1/statistics/"
+    folder = (
+        "reg/adult_income/1/1/" if what == "local_copy" else "reg/adult_income/_attachments/1/statistics/"
+    )
     bucket = _Bucket(
         {
             "reg/adult_income/_published/1.json": b'{"version": 1}',
@@ -131,7 +133,7 @@ def test_s3_download_keeps_folders_and_skips_folder_markers(tmp_path, monkeypatc
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    prefix = "adult_income/1/"
+    prefix = "adult_income/1/1/"  # the serving prefix 1/ holds the SavedModel folder 1/
     bucket = _Bucket(
         {
             "adult_income/_published/1.json": b"{}",

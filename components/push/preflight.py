@@ -1,0 +1,90 @@
+"""What push checks before it publishes anything: settings that make the rollout impossible, then
+the serving object itself (it exists, and this identity may get and patch it).
+
+Settings are checked without a cluster; the object through the kubernetes client: a
+SelfSubjectAccessReview per verb (what RBAC lets this identity do, asked of the API server) and a
+get. Every failure is one UserInputError line that says nothing was published.
+"""
+
+from __future__ import annotations
+
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.rollout import KSERVE, api_client
+from mlpipe.components.serving import ServingNames
+
+NOTHING = "nothing was published"
+
+
+def check_settings(target: str, names: ServingNames, model: str, registry, canary_percent: int) -> None:
+    """The serving target can read what push publishes: the same model name and, for an S3
+    registry, the bucket (no prefix) that serving reads (params.env)."""
+    if target == "none":
+        return
+    if target not in ("deployment", "kserve"):
+        raise UserInputError(
+            f"unknown serving target {target!r}; expected none, deployment or kserve: {NOTHING}"
+        )
+    if not 0 <= canary_percent <= 100:
+        raise UserInputError(f"serving.canary_traffic_percent must be 0-100, got {canary_percent}: {NOTHING}")
+    if canary_percent and target != "kserve":
+        raise UserInputError(
+            f"serving.canary_traffic_percent is for the kserve target, not {target}: {NOTHING}"
+        )
+    if model != names.model_name:
+        raise UserInputError(
+            f"model_name {model!r} is not the served model {names.model_name!r} (manifests params.env MODEL_NAME): "
+            f"{NOTHING}"
+        )
+    bucket, prefix = getattr(registry, "bucket", None), getattr(registry, "prefix", None)
+    if bucket is not None and (bucket != names.registry_bucket or prefix):
+        where = f"s3://{bucket}/{prefix}".rstrip("/")
+        raise UserInputError(
+            f"registry {where} is not where serving reads (s3://{names.registry_bucket}, params.env "
+            f"REGISTRY_BUCKET): {NOTHING}"
+        )
+
+
+def _object(target: str, names: ServingNames) -> tuple[str, str, str]:
+    """(API group, resource, name) of the serving object."""
+    if target == "deployment":
+        return "apps", "deployments", names.deployment
+    return KSERVE[0], KSERVE[2], names.inference_service
+
+
+def check_access(target: str, names: ServingNames, api=None) -> None:
+    """The serving object exists and this identity may get and patch it."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    if target == "none":
+        return
+    api = api or api_client()
+    group, resource, name = _object(target, names)
+    what = f"{resource}/{name} in namespace {names.namespace}"
+    for verb in ("get", "patch"):
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    group=group, resource=resource, name=name, namespace=names.namespace, verb=verb
+                )
+            )
+        )
+        answer = client.AuthorizationV1Api(api).create_self_subject_access_review(review)
+        if not answer.status.allowed:
+            raise UserInputError(f"this identity may not {verb} {what} (RBAC): {NOTHING}")
+    try:
+        if target == "deployment":
+            client.AppsV1Api(api).read_namespaced_deployment(name, names.namespace)
+        else:
+            client.CustomObjectsApi(api).get_namespaced_custom_object(
+                KSERVE[0], KSERVE[1], names.namespace, KSERVE[2], name
+            )
+    except ApiException as exc:
+        if exc.status == 404:
+            raise UserInputError(f"the serving target {what} does not exist: {NOTHING}") from None
+        raise
+
+
+def preflight(target: str, names: ServingNames, model: str, registry, canary_percent: int, api=None) -> None:
+    check_settings(target, names, model, registry, canary_percent)
+    check_access(target, names, api)

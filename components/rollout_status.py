@@ -1,0 +1,74 @@
+"""Read an InferenceService's status after a rollout and wait until it serves what was asked.
+
+KServe's controller writes `status`: the Ready condition, `observedGeneration`, and per component
+the latest created and latest ready revisions and the traffic split. A rollout is done when the
+controller has seen our generation, Ready is True and the newest revision is the ready one.
+Pure functions over the object (tests write the status subresource with an admin client).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class RolloutNotReady(RuntimeError):
+    """Serving did not become ready in time (or said why it cannot)."""
+
+
+def read_status(isvc: dict) -> dict:
+    """`{ready, generation, observed_generation, reason, latest_created_revision,
+    latest_ready_revision, traffic, url}` of an InferenceService object."""
+    status = isvc.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    ready_condition = conditions.get("Ready") or {}
+    predictor = (status.get("components") or {}).get("predictor") or {}
+    generation = (isvc.get("metadata") or {}).get("generation")
+    observed = status.get("observedGeneration")
+    created, latest_ready = predictor.get("latestCreatedRevision"), predictor.get("latestReadyRevision")
+    seen = observed is not None and generation is not None and observed >= generation
+    return {
+        "ready": seen and ready_condition.get("status") == "True" and created == latest_ready,
+        "generation": generation,
+        "observed_generation": observed,
+        "reason": _reason(seen, ready_condition, created, latest_ready),
+        "latest_created_revision": created,
+        "latest_ready_revision": latest_ready,
+        "traffic": [
+            {k: t.get(k) for k in ("revisionName", "percent", "latestRevision", "tag") if k in t}
+            for t in predictor.get("traffic") or []
+        ],
+        "url": status.get("url"),
+    }
+
+
+def _reason(seen: bool, condition: dict, created, latest_ready) -> str:
+    if not seen:
+        return "not yet seen by the KServe controller"
+    if condition.get("status") == "True" and created != latest_ready:
+        return f"revision {created} not ready yet"
+    said = " ".join(str(p) for p in (condition.get("reason"), condition.get("message")) if p)
+    return said or "no Ready condition"
+
+
+def wait_ready(
+    get: Callable[[], dict],
+    timeout: float,
+    what: str,
+    interval: float = 2.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """Poll `get()` until `read_status` says ready; the status, or RolloutNotReady after `timeout`."""
+    deadline = clock() + timeout
+    while True:
+        status = read_status(get())
+        if status["ready"]:
+            return status
+        if clock() >= deadline:
+            raise RolloutNotReady(
+                f"{what} not ready after {timeout:g} s: {status['reason']} (generation "
+                f"{status['generation']}, observed {status['observed_generation']}, latest created revision "
+                f"{status['latest_created_revision']}, latest ready {status['latest_ready_revision']})"
+            )
+        sleep(interval)

@@ -1,0 +1,75 @@
+"""Reading an InferenceService's status and waiting for it (pure: the object is a dict; the clock
+and sleep are injected). The same logic against the real API server: tests/cluster/test_kserve_status.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlpipe.components.rollout_status import RolloutNotReady, read_status, wait_ready
+
+
+def isvc(generation=3, observed=3, ready="True", created="p-00003", latest_ready="p-00003", traffic=None):
+    status: dict = {"components": {"predictor": {}}}
+    if observed is not None:
+        status["observedGeneration"] = observed
+    if ready is not None:
+        status["conditions"] = [
+            {"type": "Ready", "status": ready, "reason": "RevisionMissing", "message": "m"}
+        ]
+    predictor = status["components"]["predictor"]
+    if created:
+        predictor["latestCreatedRevision"] = created
+    if latest_ready:
+        predictor["latestReadyRevision"] = latest_ready
+    predictor["traffic"] = traffic or [{"revisionName": latest_ready, "percent": 100, "latestRevision": True}]
+    return {"metadata": {"generation": generation}, "status": status}
+
+
+def test_ready_when_our_generation_is_seen_ready_and_the_newest_revision_is_the_ready_one():
+    status = read_status(isvc())
+    assert status["ready"] is True
+    assert status["traffic"] == [{"revisionName": "p-00003", "percent": 100, "latestRevision": True}]
+    assert (status["latest_created_revision"], status["latest_ready_revision"]) == ("p-00003", "p-00003")
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"observed": 2}, "not yet seen"),  # an older generation's Ready says nothing about ours
+        ({"observed": None}, "not yet seen"),
+        ({"ready": "False"}, "RevisionMissing m"),
+        ({"ready": None}, "no Ready condition"),
+        ({"latest_ready": "p-00002"}, "revision p-00003 not ready yet"),
+    ],
+)
+def test_not_ready(kwargs, reason):
+    status = read_status(isvc(**kwargs))
+    assert status["ready"] is False and reason in status["reason"]
+
+
+def test_an_object_without_status_is_not_ready():
+    assert read_status({"metadata": {"generation": 1}})["ready"] is False
+
+
+def test_wait_polls_until_ready_and_times_out_with_one_line():
+    answers = iter([isvc(observed=2), isvc(latest_ready="p-00002"), isvc()])
+    now = [0.0]
+    status = wait_ready(
+        lambda: next(answers),
+        60,
+        "isvc x",
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    assert status["ready"] and now[0] == 4.0  # two sleeps of 2 s
+    with pytest.raises(
+        RolloutNotReady, match=r"^isvc x not ready after 5 s: RevisionMissing m \(generation 3"
+    ) as err:
+        wait_ready(
+            lambda: isvc(ready="False"),
+            5,
+            "isvc x",
+            clock=lambda: now[0],
+            sleep=lambda s: now.__setitem__(0, now[0] + s),
+        )
+    assert "\n" not in str(err.value)
