@@ -107,12 +107,16 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize(
-    "point", ["mid upload", "before the move", "mid server-side copy", "before the marker"]
+    ("backend", "point"),
+    [
+        pytest.param(kind, point, marks=[pytest.mark.s3] if kind == "s3" else [], id=f"{kind}-{point}")
+        for kind, points in KILL_POINTS.items()
+        for point in points
+    ],
+    indirect=["backend"],
 )
 def test_a_publish_killed_at_any_step_leaves_nothing_visible(backend, tmp_path, repo_root, point):
-    spec = KILL_POINTS[backend.kind].get(point)
-    if spec is None:
-        pytest.skip(f"{backend.kind} has no step {point!r}")
+    spec = KILL_POINTS[backend.kind][point]
     registry = backend.registry
     assert registry.publish(MODEL, make_model_dir(tmp_path / "first", "first"), {"blessed": True}) == 1
     registry.set_serving(MODEL, 1)
@@ -151,9 +155,9 @@ def test_cleanup_keeps_what_is_younger_than_the_bound(backend, tmp_path):
     assert backend.files("_staging") == {} and backend.files("1") == {}
 
 
+@pytest.mark.s3
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)  # multipart uploads are S3's
 def test_a_publish_killed_mid_multipart_upload_is_cleaned(backend, tmp_path, repo_root):
-    if backend.kind != "s3":
-        pytest.skip("multipart uploads are S3's")
     big = make_model_dir(tmp_path / "big", "big")
     with open(big / "zz_big.bin", "wb") as handle:
         for _ in range(6):
@@ -212,6 +216,8 @@ def test_a_publish_that_fails_removes_what_it_wrote_and_keeps_its_claim(backend,
     assert backend.registry.publish(MODEL, make_model_dir(tmp_path / "n"), {"blessed": True}) == 2
 
 
+@pytest.mark.s3
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
 def test_minio_refuses_a_second_conditional_create(backend):
     """What the claims stand on: `If-None-Match: *` on an existing key is 412 PreconditionFailed.
     minio-py's put_object would send the header as user metadata, which conditions nothing."""
@@ -219,8 +225,6 @@ def test_minio_refuses_a_second_conditional_create(backend):
 
     from minio.error import S3Error
 
-    if backend.kind != "s3":
-        pytest.skip("S3's conditional create")
     registry, client = backend.registry, backend.registry.client
     key = registry._key(MODEL, "probe.json")
     assert registry._create(key, {"n": 1}) is True
