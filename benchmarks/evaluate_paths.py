@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.evaluate.core import eval_config, run_tfma
 from mlpipe.components.evaluate.results import OVERALL, sliced_metrics
 from mlpipe.components.examples import column_values, load_examples, read_split_records

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.ingest.core import TRAIN, ingest
 from mlpipe.components.statistics.core import split_statistics
 

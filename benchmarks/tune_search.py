@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from mlpipe.components.artifacts import load_schema
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.train.core import train
 from mlpipe.components.tune.core import tune

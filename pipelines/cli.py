@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_package(args: argparse.Namespace, reporter):
     """The compiled IR in the images, given what a pod gets (see pipelines/container_run.py)."""
-    from mlpipe.components.config import config_from_dict, load_config
+    from mlpipe.components.config_io import config_from_dict, load_config
     from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY
     from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
     from mlpipe.pipelines.container_run import run_package
@@ -156,7 +156,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
     from mlpipe.pipelines.submit import compile_components, compile_pipeline
 
     config = load_config(args.config, check_data=False)
@@ -168,7 +168,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
     from mlpipe.components.serving import load_serving_names
     from mlpipe.pipelines.submit import cluster_arguments, compile_pipeline, parse_params, submit
 
@@ -203,7 +203,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def _registry_for(config_path: str, registry: str | None):
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
     from mlpipe.components.registry import open_registry
 
     config = load_config(config_path, check_data=False)

@@ -17,7 +17,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlpipe.components.artifacts import SERVING, TRAINING, load_schema, load_statistics, parse_schema
-from mlpipe.components.config import DatasetConfig, load_config
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import EVAL, TRAIN, ingest
 from mlpipe.components.schema.core import infer_schema, write_schema

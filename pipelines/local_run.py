@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mlpipe.components.atomic import atomic_write_text
-from mlpipe.components.config import DatasetConfig, load_config, with_overrides
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.config_io import load_config, with_overrides
 from mlpipe.components.errors import UserInputError
 from mlpipe.pipelines.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
 from mlpipe.pipelines.terminal import (

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from mlpipe.components.config import DatasetConfig, check_for_cluster, config_from_dict, with_overrides
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.config_io import check_for_cluster, config_from_dict, with_overrides
 from mlpipe.components.errors import UserInputError
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ def evaluate(
     """
     import os
 
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.evaluate.core import evaluate, find_baseline, write_reports
     from mlpipe.components.evaluate.results import confusion_at, roc_curve
     from mlpipe.components.runtime import setup_logging

@@ -27,7 +27,7 @@ def infra_validate(
     import os
 
     from mlpipe.components.atomic import atomic_write_text
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.infra_validate.core import infra_validate as run_infra_validate
     from mlpipe.components.runtime import setup_logging
 

@@ -19,7 +19,7 @@ def ingest(config: dict, train_data: str, eval_data: str, examples: Output[Datas
     """
     import os
 
-    from mlpipe.components.config import config_from_dict, with_overrides
+    from mlpipe.components.config_io import config_from_dict, with_overrides
     from mlpipe.components.ingest.core import ingest as run_ingest
     from mlpipe.components.runtime import setup_logging
 

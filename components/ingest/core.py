@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from mlpipe.components.atomic import atomic_dir
-from mlpipe.components.config import DatasetConfig, check_columns
+from mlpipe.components.config import DatasetConfig
+from mlpipe.components.config_io import check_columns
 from mlpipe.components.csv_source import fetch, read_csv, scratch_dir
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.tfrecord import write_records

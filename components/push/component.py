@@ -37,7 +37,7 @@ def push(
     import os
 
     from mlpipe.components.atomic import atomic_write_text
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.push.core import push as run_push
     from mlpipe.components.registry import open_registry
     from mlpipe.components.runtime import setup_logging

@@ -17,7 +17,7 @@ def schema(config: dict, statistics: Input[Artifact], schema: Output[Artifact]):
             Metadata: `origin` (`curated:<path>` or `inferred`).
     """
     from mlpipe.components.artifacts import load_statistics
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.runtime import setup_logging
     from mlpipe.components.schema.core import resolve_schema
 

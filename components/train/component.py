@@ -32,7 +32,7 @@ def train(
     import os
 
     from mlpipe.components.artifacts import load_schema, read_hyperparameters
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.runtime import setup_logging
     from mlpipe.components.train.core import train as run_train
 

@@ -24,7 +24,7 @@ def tune(
         hyperparameters: JSON: `tuned`, the best `hyperparameters`, `best_score` (eval AUC), trials.
         trials: Markdown table of the trials (hyperparameters, eval AUC).
     """
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.runtime import setup_logging
     from mlpipe.components.tune.core import tune as run_tune
     from mlpipe.components.tune.core import write_outputs

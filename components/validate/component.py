@@ -37,7 +37,7 @@ def validate(
     """
     import os
 
-    from mlpipe.components.config import config_from_dict
+    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.runtime import setup_logging
     from mlpipe.components.validate.core import validate_run, write_outputs
 

@@ -74,7 +74,7 @@ def _model(folder, tag: str):
 
 
 def test_push_rollout_and_rollback_move_the_deployment_with_the_pushers_rights(kind_cluster, tmp_path, adult):
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
 
     names, api = kind_cluster.names, _pusher_api(kind_cluster)
     config = load_config(adult.config, check_data=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
 from mlpipe.pipelines.cli import main
 from mlpipe.pipelines.container_run import run_package

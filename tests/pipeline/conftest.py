@@ -24,7 +24,7 @@ PLACEMENT_ENV = {
 }
 
 COMPILE = (
-    "import sys; from mlpipe.components.config import load_config; "
+    "import sys; from mlpipe.components.config_io import load_config; "
     "from mlpipe.pipelines.submit import compile_pipeline; "
     "compile_pipeline(load_config('configs/adult-cluster.yaml', check_data=False), sys.argv[1])"
 )

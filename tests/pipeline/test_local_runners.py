@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
 from mlpipe.pipelines.container_run import task_environment
 from mlpipe.pipelines.local_run import docker_config

@@ -24,7 +24,7 @@ EPOCHS = 4
 def adult_examples(tmp_path_factory, adult, adult_subsample) -> types.SimpleNamespace:
     """The Adult subsample ingested once: `config`, `config_path`, `examples`, `fingerprint`, `schema`, `sample`."""
     from mlpipe.components.artifacts import load_schema
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
     from mlpipe.components.ingest.core import ingest
 
     sample = adult_subsample(
@@ -86,7 +86,7 @@ def fake_run():
 @pytest.fixture(scope="session")
 def baseline(tmp_path_factory, adult):
     """A run directory whose statistics come from the real Adult train/test files."""
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
     from mlpipe.components.ingest.core import ingest
     from mlpipe.components.statistics.core import compute_statistics
 

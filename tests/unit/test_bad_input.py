@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import ingest
 

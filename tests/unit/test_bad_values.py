@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.examples import load_examples
 from mlpipe.components.ingest.core import ingest

@@ -7,17 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlpipe.components.config import (
-    DataConfig,
-    DatasetConfig,
-    FeaturesConfig,
-    LabelConfig,
-    check_columns,
-    check_for_cluster,
-    config_from_dict,
-    load_config,
-    normalize_name,
-)
+from mlpipe.components.config import DataConfig, DatasetConfig, FeaturesConfig, LabelConfig, normalize_name
+from mlpipe.components.config_io import check_columns, check_for_cluster, config_from_dict, load_config
 from mlpipe.components.errors import UserInputError
 
 ADULT_FEATURES = [

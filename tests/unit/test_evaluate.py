@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.evaluate.core import evaluate
 from mlpipe.components.evaluate.report import render_html, render_model_card
 from mlpipe.components.evaluate.results import OVERALL, confusion_at, roc_curve

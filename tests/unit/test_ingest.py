@@ -10,7 +10,7 @@ import os
 import pandas as pd
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.tfrecord import read_records, split_files, write_records

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.push.core import push, push_decision
 from mlpipe.components.registry import LocalRegistry
 from mlpipe.components.serving import load_serving_names

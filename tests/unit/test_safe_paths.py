@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.registry import LocalRegistry, S3Registry

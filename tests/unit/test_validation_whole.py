@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from mlpipe.components.artifacts import load_schema
-from mlpipe.components.config import load_config
+from mlpipe.components.config_io import load_config
 from mlpipe.components.examples import load_examples
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.statistics.core import compute_statistics
