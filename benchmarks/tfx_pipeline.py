@@ -4,7 +4,7 @@
 
 Runs in its own virtual environment (benchmarks/tfx-env.sh creates it), never in mlpipe's.
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Trainer (the Keras model
-of components/model.py, benchmarks/tfx_trainer_module.py) -> Evaluator (the slices and
+of components/model.py, benchmarks/tfx_trainer/adult_trainer.py) -> Evaluator (the slices and
 metrics of components/evaluate/core.py, FairnessIndicators at the config's thresholds) ->
 Pusher (to DIR/serving), with LocalDagRunner and a fresh pipeline root DIR/pipeline.
 
@@ -31,7 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "adult.yaml"
-MODULE_FILE = Path(__file__).resolve().parent / "tfx_trainer_module.py"
+# In a folder of its own: TFX packages the module file's whole folder into the Trainer's wheel.
+MODULE_FILE = Path(__file__).resolve().parent / "tfx_trainer" / "adult_trainer.py"
 PIPELINE_NAME = "adult_tfx"
 
 
