@@ -64,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.output is None:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
         args.output = REPO / "build" / "bench" / stamp
+    # absolute: the temp config's registry path is resolved against the config's own folder
+    args.output = args.output.resolve()
     return args
 
 
@@ -114,11 +116,17 @@ def run_measured(command: list[str], log_path: Path, interval: float, env=None) 
             peak = max(peak, tree_rss(process.pid))
             time.sleep(interval)
         wall = time.perf_counter() - start
-    return {"wall_seconds": round(wall, 2), "returncode": process.returncode, "peak_rss_bytes": peak}
+    return {
+        "wall_seconds": round(wall, 2),
+        "returncode": process.returncode,
+        "peak_rss_bytes": peak,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],  # other work on the machine?
+    }
 
 
 def mlpipe_config(round_dir: Path, config: Path) -> Path:
     """A config over `config` with tuning off and the round's own registry."""
+    round_dir = round_dir.resolve()
     path = round_dir / "mlpipe.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

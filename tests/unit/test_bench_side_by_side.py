@@ -52,6 +52,7 @@ def test_side_by_side_arguments(tmp_path):
     assert args.output.parent == REPO / "build" / "bench"
     args = side.parse_args(["--rounds", "1", "--output", str(tmp_path / "o"), "--skip-later"])
     assert args.rounds == 1 and args.output == tmp_path / "o" and args.skip_later
+    assert side.parse_args(["--output", "rel"]).output == Path.cwd() / "rel"
     with pytest.raises(SystemExit):
         side.parse_args(["--rounds", "0"])
 
@@ -87,8 +88,9 @@ def test_table_lists_every_run_and_the_median_ratio():
     assert later.split()[-3:] == ["0.88", "-", "0.88"]
 
 
-def test_mlpipe_config_turns_tuning_off_and_uses_the_rounds_registry(tmp_path):
-    path = side.mlpipe_config(tmp_path / "round-1", REPO / "configs" / "adult.yaml")
+def test_mlpipe_config_turns_tuning_off_and_uses_the_rounds_registry(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = side.mlpipe_config(Path("round-1"), REPO / "configs" / "adult.yaml")
     raw = yaml.safe_load(path.read_text())
     assert raw == {
         "base": str(REPO / "configs" / "adult.yaml"),
