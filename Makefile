@@ -16,7 +16,7 @@ UV        := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTHON    ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo 3.11)
 PYTEST_ARGS ?=
 
-.PHONY: help install lock run test test-servers lint format compile clean
+.PHONY: help install lock run test test-servers lint format compile bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,13 @@ format: install ## ruff format and autofix
 
 compile: install ## Compile the pipeline (config: CLUSTER_CONFIG) to build/ and each stage to components/<stage>/component.yaml
 	$(VENV)/bin/mlpipe compile --config $(CLUSTER_CONFIG) --output build/training_pipeline.yaml --components
+
+# `make bench BENCH_ROUNDS=1` for a quick check; results in build/bench/<time>/results.json.
+BENCH_ROUNDS ?= 3
+BENCH_ARGS ?=
+bench: install ## mlpipe vs TFX 1.16 on Adult, side by side (BENCH_ROUNDS cold rounds; TFX venv in ~/.cache/mlpipe/bench)
+	@bash benchmarks/tfx-env.sh
+	$(PY) benchmarks/side_by_side.py --rounds $(BENCH_ROUNDS) $(BENCH_ARGS)
 
 clean: ## Remove the venv, build outputs, local runs and the local model registry
 	rm -rf $(VENV) build runs registry .pytest_cache .ruff_cache
