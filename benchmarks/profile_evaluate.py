@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from mlpipe.components.config import load_config
+    from mlpipe.components.config_io import load_config
     from mlpipe.components.evaluate.core import run_tfma
 
     run_dir = args.run_dir.resolve()
