@@ -15,6 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlpipe.components.errors import UserInputError
+from mlpipe.pipelines.cli_registry import (
+    WAIT_HELP,
+    cmd_models,
+    cmd_promote,
+    cmd_rollback,
+    cmd_upload,
+)
 
 DEFAULT_CONFIG = "configs/adult.yaml"
 DEFAULT_CLUSTER_CONFIG = "configs/adult-cluster.yaml"
@@ -191,83 +198,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
         service_account=args.service_account or names.pusher_service_account,
     )
     print(url)
-    return 0
-
-
-def cmd_upload(args: argparse.Namespace) -> int:
-    from mlpipe.components.s3 import upload_files
-
-    for uri in upload_files(args.files, args.destination, os.environ):
-        print(f"uploaded {uri}")
-    return 0
-
-
-def _registry_for(config_path: str, registry: str | None):
-    from mlpipe.components.config_io import load_config
-    from mlpipe.components.registry import open_registry
-
-    config = load_config(config_path, check_data=False)
-    return config, open_registry(registry or config.registry.uri, os.environ)
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    config, registry = _registry_for(args.config, args.registry)
-    serving = registry.serving_version(config.model_name)
-    versions = registry.versions(config.model_name)
-    if not versions:
-        print(f"no published versions of {config.model_name}")
-        return 0
-    print(f"{'version':>7}  {'serving':<8}{'pushed_at':<22}{'auc':>8}  {'fingerprint':<14}run_id")
-    for version in versions:
-        meta = registry.metadata(config.model_name, version)
-        auc = meta.get("overall_auc")
-        print(
-            f"{version:>7}  {'*' if version == serving else '':<8}{meta.get('pushed_at', ''):<22}"
-            f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
-            f"{meta.get('run_id', '')}"
-        )
-    target = args.target or config.serving.target
-    if args.cluster and target != "none":
-        from mlpipe.components.serving import load_serving_names
-        from mlpipe.components.serving_state import describe, serving_state
-
-        print(f"serving now: {describe(serving_state(target, load_serving_names()), serving)}")
-    return 0
-
-
-def cmd_rollback(args: argparse.Namespace) -> int:
-    from mlpipe.components.rollout import rollback
-    from mlpipe.components.serving import load_serving_names
-
-    config, registry = _registry_for(args.config, args.registry)
-    target = args.target or config.serving.target
-    result = rollback(
-        registry, config.model_name, target, load_serving_names(), to=args.to, wait=_wait(args, config)
-    )
-    print(
-        f"serving {config.model_name} version {result['version']} (was {result['previous']}); "
-        f"target: {json.dumps(result['serving'])}"
-    )
-    return 0
-
-
-WAIT_HELP = (
-    "seconds to wait for KServe to report ready (default: serving.rollout_timeout_seconds; 0: no wait)"
-)
-
-
-def _wait(args: argparse.Namespace, config) -> float:
-    return config.serving.rollout_timeout_seconds if args.wait is None else args.wait
-
-
-def cmd_promote(args: argparse.Namespace) -> int:
-    from mlpipe.components.rollout import promote
-    from mlpipe.components.serving import load_serving_names
-
-    config, registry = _registry_for(args.config, args.registry)
-    target = args.target or config.serving.target
-    result = promote(registry, config.model_name, target, load_serving_names(), wait=_wait(args, config))
-    print(f"promoted {config.model_name} version {result['version']}: target {json.dumps(result['serving'])}")
     return 0
 
 

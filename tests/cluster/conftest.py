@@ -47,6 +47,27 @@ def wait_for(check, what: str, timeout: float = 60.0):
         time.sleep(0.5)
 
 
+def pusher_api(cluster):
+    """A kubernetes ApiClient with the pusher ServiceAccount's own token (TokenRequest)."""
+    names = cluster.names
+    return cluster.plane.api_client(
+        cluster.plane.token(names.pipeline_namespace, names.pusher_service_account)
+    )
+
+
+def registry_with_versions(folder: Path, model: str, count: int = 2):
+    """A local registry holding `count` published (fabricated) versions of `model`."""
+    from mlpipe.components.registry import LocalRegistry
+
+    registry = LocalRegistry(folder / "registry")
+    for version in range(1, count + 1):
+        files = folder / f"model-{version}"
+        files.mkdir()
+        (files / "saved_model.pb").write_text(f"graph-{version}")
+        registry.publish(model, files, {"blessed": True})
+    return registry
+
+
 def _deploy(plane, overlay: str) -> types.SimpleNamespace:
     """Apply one overlay server-side, as `make deploy` (kind) or the Kubeflow docs do."""
     names = OVERLAYS[overlay]

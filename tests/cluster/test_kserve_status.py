@@ -15,16 +15,9 @@ from mlpipe.components.registry import LocalRegistry
 from mlpipe.components.rollout import VERSION_ANNOTATION, promote, roll_out
 from mlpipe.components.rollout_status import RolloutNotReady
 
-from .conftest import wait_for
+from .conftest import pusher_api, wait_for
 
 pytestmark = pytest.mark.cluster
-
-
-def _pusher_api(cluster):
-    names = cluster.names
-    return cluster.plane.api_client(
-        cluster.plane.token(names.pipeline_namespace, names.pusher_service_account)
-    )
 
 
 def _isvc(cluster) -> dict:
@@ -60,7 +53,7 @@ def _write_status(cluster, ready: str, revision: str, reason: str = "", message:
 
 
 def test_a_rollout_waits_for_the_new_revision_and_reports_its_traffic(kubeflow_cluster):
-    names, api = kubeflow_cluster.names, _pusher_api(kubeflow_cluster)
+    names, api = kubeflow_cluster.names, pusher_api(kubeflow_cluster)
     result: dict = {}
 
     def rolling():
@@ -88,7 +81,7 @@ def test_a_rollout_waits_for_the_new_revision_and_reports_its_traffic(kubeflow_c
 def test_a_push_whose_rollout_never_gets_ready_fails_and_its_retry_reuses_the_version(
     kubeflow_cluster, tmp_path
 ):
-    names, api = kubeflow_cluster.names, _pusher_api(kubeflow_cluster)
+    names, api = kubeflow_cluster.names, pusher_api(kubeflow_cluster)
     registry = LocalRegistry(tmp_path / "registry")
     model = tmp_path / "model"
     (model / "saved_model").mkdir(parents=True)
@@ -119,7 +112,7 @@ def test_a_push_whose_rollout_never_gets_ready_fails_and_its_retry_reuses_the_ve
 
 
 def test_promote_sends_all_traffic_to_the_canary(kubeflow_cluster, tmp_path):
-    names, api = kubeflow_cluster.names, _pusher_api(kubeflow_cluster)
+    names, api = kubeflow_cluster.names, pusher_api(kubeflow_cluster)
     registry = LocalRegistry(tmp_path / "registry")
     model = tmp_path / "model"
     model.mkdir()

@@ -9,7 +9,7 @@ import pytest
 
 from mlpipe.components.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out
 
-from .conftest import REPO
+from .conftest import REPO, pusher_api
 
 pytestmark = pytest.mark.cluster
 
@@ -19,17 +19,10 @@ def _get(cluster, kind: str, name: str) -> dict:
     return json.loads(out.stdout)
 
 
-def _pusher_api(cluster):
-    names = cluster.names
-    return cluster.plane.api_client(
-        cluster.plane.token(names.pipeline_namespace, names.pusher_service_account)
-    )
-
-
 @pytest.mark.parametrize("mode", [["--server-side"], []], ids=["server-side", "client-side"])
 def test_reapplying_the_kind_overlay_keeps_the_pushed_version(kind_cluster, mode):
     names = kind_cluster.names
-    roll_out("deployment", names, 7, "s3://models/adult_income/7/", api=_pusher_api(kind_cluster))
+    roll_out("deployment", names, 7, "s3://models/adult_income/7/", api=pusher_api(kind_cluster))
     kind_cluster.plane.kubectl("apply", *mode, "-k", str(REPO / "manifests/overlays/kind"))
     template = _get(kind_cluster, "deployment", names.deployment)["spec"]["template"]
     assert template["metadata"]["annotations"][VERSION_ANNOTATION] == "7"
@@ -53,7 +46,7 @@ def test_reapplying_the_kubeflow_overlay_keeps_the_pushed_version_and_canary(kub
         7,
         "s3://models/adult_income/7/",
         canary_percent=10,
-        api=_pusher_api(kubeflow_cluster),
+        api=pusher_api(kubeflow_cluster),
     )
     kubeflow_cluster.plane.kubectl("apply", *mode, "-k", str(REPO / "manifests/overlays/kubeflow"))
     predictor = _get(kubeflow_cluster, "inferenceservice", names.inference_service)["spec"]["predictor"]

@@ -15,16 +15,9 @@ from mlpipe.components.push.core import push
 from mlpipe.components.registry import LocalRegistry
 from mlpipe.components.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out, rollback
 
-from .conftest import wait_for
+from .conftest import pusher_api, registry_with_versions, wait_for
 
 pytestmark = pytest.mark.cluster
-
-
-def _pusher_api(cluster):
-    names = cluster.names
-    return cluster.plane.api_client(
-        cluster.plane.token(names.pipeline_namespace, names.pusher_service_account)
-    )
 
 
 def _deployment(cluster) -> dict:
@@ -76,7 +69,7 @@ def _model(folder, tag: str):
 def test_push_rollout_and_rollback_move_the_deployment_with_the_pushers_rights(kind_cluster, tmp_path, adult):
     from mlpipe.components.config_io import load_config
 
-    names, api = kind_cluster.names, _pusher_api(kind_cluster)
+    names, api = kind_cluster.names, pusher_api(kind_cluster)
     config = load_config(adult.config, check_data=False)
     registry = LocalRegistry(tmp_path / "registry")
     blessed, infra = {"blessed": True, "reasons": []}, {"blessed": True, "reasons": []}
@@ -128,7 +121,7 @@ def test_a_pipeline_identity_without_the_pushers_rights_is_refused(kind_cluster)
 
 def test_a_kserve_rollout_patches_the_inferenceservice_with_merge_semantics(kubeflow_cluster):
     names, plane = kubeflow_cluster.names, kubeflow_cluster.plane
-    api = _pusher_api(kubeflow_cluster)
+    api = pusher_api(kubeflow_cluster)
 
     def isvc() -> dict:
         out = plane.kubectl(
@@ -159,7 +152,7 @@ def test_rollback_to_nothing_older_and_to_a_missing_object_fail_clearly(kind_clu
 
     from mlpipe.components.errors import UserInputError
 
-    names, api = kind_cluster.names, _pusher_api(kind_cluster)
+    names, api = kind_cluster.names, pusher_api(kind_cluster)
     registry = LocalRegistry(tmp_path / "registry")
     model = tmp_path / "model"
     model.mkdir()
@@ -176,13 +169,8 @@ def test_rollback_to_nothing_older_and_to_a_missing_object_fail_clearly(kind_clu
 
 def test_a_kserve_rollback_after_a_full_rollout_pins_the_previous_version(kubeflow_cluster, tmp_path):
     names, plane = kubeflow_cluster.names, kubeflow_cluster.plane
-    api = _pusher_api(kubeflow_cluster)
-    registry = LocalRegistry(tmp_path / "registry")
-    for version in (1, 2):
-        model = tmp_path / f"model-{version}"
-        model.mkdir()
-        (model / "saved_model.pb").write_text(f"graph-{version}")
-        registry.publish(names.model_name, model, {"blessed": True})
+    api = pusher_api(kubeflow_cluster)
+    registry = registry_with_versions(tmp_path, names.model_name)
     roll_out("kserve", names, 2, registry.uri(names.model_name, 2), canary_percent=0, api=api)
     registry.set_serving(names.model_name, 2)
     result = rollback(registry, names.model_name, "kserve", names, api=api)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.registry import LocalRegistry
 from mlpipe.components.rollout import roll_out
 from mlpipe.components.serving_state import serving_state
+
+from .conftest import registry_with_versions
 
 pytestmark = pytest.mark.cluster
 
@@ -15,12 +16,7 @@ def test_models_shows_what_the_deployment_serves(kind_cluster, tmp_path, repo_ro
     from mlpipe.pipelines.cli import main
 
     names, plane = kind_cluster.names, kind_cluster.plane
-    registry = LocalRegistry(tmp_path / "registry")
-    for version in (1, 2):
-        model = tmp_path / f"m{version}"
-        model.mkdir()
-        (model / "saved_model.pb").write_text(f"graph-{version}")
-        registry.publish(names.model_name, model, {"blessed": True})
+    registry = registry_with_versions(tmp_path, names.model_name)
     registry.set_serving(names.model_name, 2)
     admin = plane.api_client(plane.token(names.pipeline_namespace, names.pusher_service_account))
     roll_out(
