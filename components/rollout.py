@@ -1,7 +1,7 @@
 """Serving rollout: point the serving target at one registry version (push, promote, rollback).
 
-The patch bodies are pure functions; `apply` sends them with the kubernetes client (in-cluster
-config, else the kubeconfig) as field manager `mlpipe-pusher`. Names come from
+The patch bodies are pure functions; `apply` sends them with the kubernetes client (the push
+step's own pusher token on a cluster, else the kubeconfig) as field manager `mlpipe-pusher`. Names come from
 `mlpipe.components.serving`, the params.env the manifests use too. The manifests set none of
 the fields patched here, so re-applying them never moves serving.
 - deployment: the pod template annotation mlpipe.io/model-version, which the init container
@@ -15,9 +15,10 @@ the fields patched here, so re-applying them never moves serving.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from mlpipe.components.errors import UserInputError
-from mlpipe.components.serving import ServingNames
+from mlpipe.components.serving import PUSHER_TOKEN_DIR, ServingNames
 
 VERSION_ANNOTATION = "mlpipe.io/model-version"
 URI_ANNOTATION = "mlpipe.io/model-uri"
@@ -50,9 +51,19 @@ def promote_patch() -> dict:
     return {"spec": {"predictor": {"canaryTrafficPercent": 100}}}
 
 
-def api_client(kubeconfig: str | None = None):
+def api_client(kubeconfig: str | None = None, token_dir: str | Path = PUSHER_TOKEN_DIR):
+    """The pusher's own token when the step mounts it (a cluster run), else the pod's account,
+    else the kubeconfig (a laptop)."""
     from kubernetes import client, config
+    from kubernetes.config.incluster_config import InClusterConfigLoader
 
+    token = Path(token_dir) / "token"
+    if token.is_file():
+        configuration = client.Configuration()
+        InClusterConfigLoader(
+            token_filename=str(token), cert_filename=str(Path(token_dir) / "ca.crt")
+        ).load_and_set(configuration)
+        return client.ApiClient(configuration)
     try:
         config.load_incluster_config()
     except config.ConfigException:

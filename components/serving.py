@@ -21,6 +21,9 @@ PARAMS_ENV = Path(__file__).resolve().parents[1] / "manifests" / "base" / "param
 # initializer reads these names; the pipeline maps them to MLPIPE_S3_* env vars.
 ACCESS_KEY_ID_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_ACCESS_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
+# Where the push step finds its own ServiceAccount token (PUSHER_TOKEN_SECRET): the run's other
+# steps run with the run's account, which may not change serving.
+PUSHER_TOKEN_DIR = "/var/run/secrets/mlpipe.io/pusher"
 
 _FIELDS = {
     "namespace": "SERVING_NAMESPACE",
@@ -33,6 +36,7 @@ _FIELDS = {
     "registry_secure": "REGISTRY_SECURE",
     "credentials_secret": "CREDENTIALS_SECRET",
     "pusher_service_account": "PUSHER_SERVICE_ACCOUNT",
+    "pusher_token_secret": "PUSHER_TOKEN_SECRET",
     "pipeline_namespace": "PIPELINE_NAMESPACE",
 }
 _BOOLS = {"true": True, "false": False}
@@ -52,6 +56,7 @@ class ServingNames:
     registry_secure: True for https.
     credentials_secret: Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the registry.
     pusher_service_account: ServiceAccount allowed to get/patch the serving object.
+    pusher_token_secret: that account's token Secret, mounted into the push step alone.
     pipeline_namespace: namespace where pipeline pods (and so the pusher) run.
     """
 
@@ -65,6 +70,7 @@ class ServingNames:
     registry_secure: bool
     credentials_secret: str
     pusher_service_account: str
+    pusher_token_secret: str = "mlpipe-pusher-token"
     pipeline_namespace: str = "kubeflow"
 
     @property

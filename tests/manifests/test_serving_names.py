@@ -45,6 +45,7 @@ def test_default_params_file():
         registry_secure=False,
         credentials_secret="mlpipe-minio-credentials",
         pusher_service_account="mlpipe-pusher",
+        pusher_token_secret="mlpipe-pusher-token",
         pipeline_namespace="kubeflow",
     )
     assert names.storage_uri == "s3://models/adult_income"
@@ -144,7 +145,11 @@ def test_plain_serving_names(rendered):
         m["name"] for m in server["volumeMounts"]
     }
     for namespace in (names.namespace, names.pipeline_namespace):
-        secret = [s for s in find(objects, "Secret") if s["metadata"]["namespace"] == namespace]
+        secret = [
+            s
+            for s in find(objects, "Secret", {"app.kubernetes.io/component": "credentials"})
+            if s["metadata"]["namespace"] == namespace
+        ]
         assert [s["metadata"]["name"] for s in secret] == [names.credentials_secret], namespace
         assert set(secret[0]["data"]) == {ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY}
 
@@ -176,6 +181,7 @@ NEW_PARAMS = {
     "REGISTRY_ENDPOINT": "minio.ns-x.svc.cluster.local:9000",
     "CREDENTIALS_SECRET": "secret-x",
     "PUSHER_SERVICE_ACCOUNT": "pusher-x",
+    "PUSHER_TOKEN_SECRET": "token-x",
     "PIPELINE_NAMESPACE": "pipelines-x",
 }
 
@@ -203,8 +209,11 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
         )
         probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
         assert probe["httpGet"]["path"] == "/v1/models/model_x"
-        for secret in find(objects, "Secret"):
+        for secret in find(objects, "Secret", {"app.kubernetes.io/component": "credentials"}):
             assert secret["metadata"]["name"] == "secret-x"
+    token = one(objects, "Secret", {"app.kubernetes.io/component": "pusher"})
+    assert (token["metadata"]["name"], token["metadata"]["namespace"]) == ("token-x", pipeline_namespace)
+    assert token["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "pusher-x"
 
 
 def test_editing_params_env_renames_everything(tmp_path: Path):

@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from mlpipe.components.serving import load_serving_names
+from mlpipe.components.serving import PUSHER_TOKEN_DIR, load_serving_names
 from mlpipe.pipelines.cli import main
 
 NAMES = load_serving_names()
@@ -99,6 +99,21 @@ def test_the_secret_is_referenced_by_name_and_no_credential_enters_the_ir(compil
             push_env["MLPIPE_S3_ENDPOINT"] == NAMES.registry_endpoint
         )  # from params.env, not the compile env
         assert "secretAsEnv" not in doc.platform.get("exec-train", {})  # only the stages that need the store
+
+
+def test_only_the_push_step_mounts_the_pushers_token(compiled):
+    """The run executes with an account without serving rights; push alone carries the pusher's."""
+    for doc in (compiled.plain, compiled.placed):
+        mounts = {
+            executor: settings["secretAsVolume"]
+            for executor, settings in doc.platform.items()
+            if "secretAsVolume" in settings
+        }
+        assert list(mounts) == ["exec-push"]
+        (volume,) = mounts["exec-push"]
+        assert volume["secretName"] == NAMES.pusher_token_secret == "mlpipe-pusher-token"
+        assert volume["mountPath"] == PUSHER_TOKEN_DIR
+        assert "serviceAccount" not in doc.text
 
 
 def test_the_compiled_yaml_loads_back_with_kfp(compiled, tmp_path):
