@@ -91,7 +91,7 @@ deploy: ## Apply the kind overlay (MinIO, bucket Job, TF Serving, pusher RBAC) a
 	$(call kind_require_cluster)
 	$(KIND_KUBECTL) apply -k manifests/overlays/kind
 	$(KIND_KUBECTL) -n $(SERVING_NAMESPACE) rollout status deployment/minio --timeout=300s
-	$(KIND_KUBECTL) -n $(SERVING_NAMESPACE) wait --for=condition=complete job/registry-bucket --timeout=300s
+	$(KIND_KUBECTL) -n $(SERVING_NAMESPACE) wait --for=condition=complete job/registry-setup --timeout=300s
 	@echo "registry ready. $(SERVING_SERVICE) stays in Init until the first push; next: make images kind-load"
 
 kind-load: ## Push the pipeline images built by `make images` into the local registry

@@ -110,7 +110,7 @@ def _run_package(args: argparse.Namespace, reporter):
         args.package,
         args.output,
         cluster_arguments(config, params),
-        {load_serving_names().credentials_secret: secret},
+        {load_serving_names().pipeline_credentials_secret: secret},
         overrides,
         reporter=reporter,
     )

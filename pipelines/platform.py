@@ -40,11 +40,12 @@ def resources(task: PipelineTask, size: str) -> PipelineTask:
 
 
 def object_store_access(task: PipelineTask) -> PipelineTask:
-    """MLPIPE_S3_* from the credentials Secret (by name) and the registry endpoint from params.env."""
+    """MLPIPE_S3_* from the pipeline's credentials Secret (by name: read/write on the registry bucket
+    alone) and the registry endpoint from params.env."""
     names = load_serving_names()
     kubernetes.use_secret_as_env(
         task,
-        secret_name=names.credentials_secret,
+        secret_name=names.pipeline_credentials_secret,
         secret_key_to_env={ACCESS_KEY_ID_KEY: ACCESS_KEY, SECRET_ACCESS_KEY_KEY: SECRET_KEY},
     )
     task.set_env_variable(ENDPOINT, names.registry_endpoint)

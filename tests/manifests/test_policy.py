@@ -8,7 +8,17 @@ import pytest
 
 from mlpipe.components.serving import load_serving_names
 
-from .objects import KUBEFLOW_PARAMS_ENV, MANIFESTS, PARAMS_ENV, containers, find, pod_specs, ref, workloads
+from .objects import (
+    KUBEFLOW_PARAMS_ENV,
+    MANIFESTS,
+    PARAMS_ENV,
+    containers,
+    find,
+    one,
+    pod_specs,
+    ref,
+    workloads,
+)
 
 OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV}
 # Containers allowed a writable root filesystem, with the reason. None so far:
@@ -166,8 +176,9 @@ def test_no_secret_values_outside_kind(rendered, name):
                 )
 
 
-def test_development_values_live_only_in_the_kind_overlay():
-    dev_file = MANIFESTS / "overlays" / "kind" / "dev-credentials.env"
+@pytest.mark.parametrize("which", ["", "pipeline-", "serving-"])
+def test_development_values_live_only_in_the_kind_overlay(which):
+    dev_file = MANIFESTS / "overlays" / "kind" / f"dev-{which}credentials.env"
     text = dev_file.read_text()
     assert "DEVELOPMENT VALUES ONLY" in text
     values = [line.split("=", 1)[1] for line in text.splitlines() if line and not line.startswith("#")]
@@ -207,3 +218,29 @@ def test_services_not_exposed_outside_the_cluster(rendered, name):
 )
 def test_pinned_image_pattern(image, pinned):
     assert bool(PINNED_IMAGE.match(image)) is pinned
+
+
+def test_only_the_pipeline_and_serving_namespaces_reach_the_registry(rendered):
+    """Kubeflow: a NetworkPolicy in front of MinIO's S3 port; the console is reachable from nowhere."""
+    names = names_for("kubeflow")
+    (policy,) = find(rendered["kubeflow"], "NetworkPolicy")
+    minio = one(rendered["kubeflow"], "Deployment", {"app.kubernetes.io/name": "minio"})
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= minio["spec"]["template"]["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "In",
+                        "values": [names.pipeline_namespace, names.namespace],
+                    }
+                ]
+            }
+        }
+    ]
+    assert rule["ports"] == [{"port": 9000, "protocol": "TCP"}]
+    assert not find(rendered["kind"], "NetworkPolicy")  # its NodePort serves uploads from the host

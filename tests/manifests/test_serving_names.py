@@ -29,6 +29,9 @@ def secret_refs(obj: dict) -> list[tuple[str, str]]:
                 secret = (env.get("valueFrom") or {}).get("secretKeyRef")
                 if secret:
                     refs.append((secret["name"], secret["key"]))
+            for source in container.get("envFrom") or []:
+                if "secretRef" in source:
+                    refs.append((source["secretRef"]["name"], "*"))
     return refs
 
 
@@ -44,6 +47,8 @@ def test_default_params_file():
         registry_endpoint="minio.mlpipe-serving.svc.cluster.local:9000",
         registry_secure=False,
         credentials_secret="mlpipe-minio-credentials",
+        pipeline_credentials_secret="mlpipe-registry-pipeline",
+        serving_credentials_secret="mlpipe-registry-serving",
         pusher_service_account="mlpipe-pusher",
         pusher_token_secret="mlpipe-pusher-token",
         pipeline_namespace="kubeflow",
@@ -85,7 +90,7 @@ def test_configmap_is_the_params_file(rendered, name):
     overrides = KUBEFLOW_PARAMS_ENV if name == "kubeflow" else None
     expected = parse_params_env(PARAMS_ENV) | (parse_params_env(overrides) if overrides else {})
     names = load_serving_names(overrides=overrides)
-    configmap = one(rendered[name], "ConfigMap")
+    (configmap,) = [c for c in find(rendered[name], "ConfigMap") if c["metadata"]["name"] == "serving-params"]
     assert configmap["metadata"]["name"] == "serving-params"
     assert configmap["metadata"]["namespace"] == names.namespace
     assert configmap["data"] == expected
@@ -111,10 +116,23 @@ def test_shared_names(rendered, name):
     assert host == f"{minio['metadata']['name']}.{names.namespace}.svc.cluster.local"
     assert int(port) in [p["port"] for p in minio["spec"]["ports"]]
 
+    # least privilege: MinIO's root key reaches MinIO and its setup Job alone; serving reads with
+    # the read-only key; the setup Job creates the pipeline's and serving's users
+    root, pipeline, serving = (
+        names.credentials_secret,
+        names.pipeline_credentials_secret,
+        names.serving_credentials_secret,
+    )
+    expected = {"registry": {root}, "registry-setup": {root, pipeline, serving}, "serving": {serving}}
     for obj in objects:
-        for secret_name, key in secret_refs(obj):
-            assert secret_name == names.credentials_secret, ref(obj)
-            assert key in (ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY), ref(obj)
+        refs = secret_refs(obj)
+        for _, key in refs:
+            assert key in (ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, "*"), ref(obj)
+        if refs:
+            component = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+            assert {name for name, _ in refs} == expected[component], ref(obj)
+    storage = find(objects, "ServiceAccount", {"app.kubernetes.io/component": "model-storage"})
+    assert [a["secrets"] for a in storage] == ([[{"name": serving}]] if name == "kubeflow" else [])
 
 
 def test_plain_serving_names(rendered):
@@ -144,14 +162,22 @@ def test_plain_serving_names(rendered):
     assert pod["volumes"][0]["name"] in {m["name"] for m in sync["volumeMounts"]} & {
         m["name"] for m in server["volumeMounts"]
     }
-    for namespace in (names.namespace, names.pipeline_namespace):
+    credentials = {
+        names.namespace: {
+            names.credentials_secret,
+            names.pipeline_credentials_secret,
+            names.serving_credentials_secret,
+        },
+        names.pipeline_namespace: {names.pipeline_credentials_secret},  # never MinIO's root key
+    }
+    for namespace, expected in credentials.items():
         secret = [
             s
             for s in find(objects, "Secret", {"app.kubernetes.io/component": "credentials"})
             if s["metadata"]["namespace"] == namespace
         ]
-        assert [s["metadata"]["name"] for s in secret] == [names.credentials_secret], namespace
-        assert set(secret[0]["data"]) == {ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY}
+        assert {s["metadata"]["name"] for s in secret} == expected, namespace
+        assert all(set(s["data"]) == {ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY} for s in secret)
 
 
 def test_inference_service_names(rendered):
@@ -168,7 +194,7 @@ def test_inference_service_names(rendered):
     assert "mlpipe.io/model-version" not in (isvc["metadata"].get("annotations") or {})
     storage_account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "model-storage"})
     assert predictor["serviceAccountName"] == storage_account["metadata"]["name"]
-    assert storage_account["secrets"] == [{"name": names.credentials_secret}]
+    assert storage_account["secrets"] == [{"name": names.serving_credentials_secret}]
 
 
 NEW_PARAMS = {
@@ -180,6 +206,8 @@ NEW_PARAMS = {
     "REGISTRY_BUCKET": "bucket-x",
     "REGISTRY_ENDPOINT": "minio.ns-x.svc.cluster.local:9000",
     "CREDENTIALS_SECRET": "secret-x",
+    "PIPELINE_CREDENTIALS_SECRET": "pipeline-secret-x",
+    "SERVING_CREDENTIALS_SECRET": "serving-secret-x",
     "PUSHER_SERVICE_ACCOUNT": "pusher-x",
     "PUSHER_TOKEN_SECRET": "token-x",
     "PIPELINE_NAMESPACE": "pipelines-x",
@@ -188,7 +216,13 @@ NEW_PARAMS = {
 
 def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -> None:
     text = yaml.safe_dump_all(objects)
-    for old in ("mlpipe-serving", "adult-income", "adult_income", "mlpipe-minio-credentials"):
+    for old in (
+        "mlpipe-serving",
+        "adult-income",
+        "adult_income",
+        "mlpipe-minio-credentials",
+        "mlpipe-registry-",
+    ):
         assert old not in text, f"{overlay}: {old!r} survived a params.env change"
     assert one(objects, "Namespace")["metadata"]["name"] == "ns-x"
     account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "pusher"})
@@ -201,6 +235,12 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
         isvc = one(objects, "InferenceService")
         assert isvc["metadata"]["name"] == "isvc-x"
         assert "storageUri" not in isvc["spec"]["predictor"]["model"]  # set by the pusher, from params.env
+        policy = one(objects, "NetworkPolicy")
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+            pipeline_namespace,
+            "ns-x",
+        ]
     else:
         deployment = one(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
         assert deployment["metadata"]["name"] == "deploy-x"
@@ -210,7 +250,9 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
         probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
         assert probe["httpGet"]["path"] == "/v1/models/model_x"
         for secret in find(objects, "Secret", {"app.kubernetes.io/component": "credentials"}):
-            assert secret["metadata"]["name"] == "secret-x"
+            which = secret["metadata"]["labels"]["mlpipe.io/credentials"]
+            expected = {"root": "secret-x", "pipeline": "pipeline-secret-x", "serving": "serving-secret-x"}
+            assert secret["metadata"]["name"] == expected[which]
     token = one(objects, "Secret", {"app.kubernetes.io/component": "pusher"})
     assert (token["metadata"]["name"], token["metadata"]["namespace"]) == ("token-x", pipeline_namespace)
     assert token["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "pusher-x"

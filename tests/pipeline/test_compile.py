@@ -83,13 +83,17 @@ def test_images_come_from_components_images(compiled, monkeypatch):
 
 
 def test_the_secret_is_referenced_by_name_and_no_credential_enters_the_ir(compiled):
-    assert NAMES.credentials_secret == "mlpipe-minio-credentials"
+    assert NAMES.pipeline_credentials_secret == "mlpipe-registry-pipeline"
     for doc in (compiled.plain, compiled.placed):
         assert compiled.secret not in doc.text and compiled.access not in doc.text
-        assert "mlpipe-minio-credentials" in doc.text
+        assert "mlpipe-registry-pipeline" in doc.text
+        used = {
+            s["secretName"] for settings in doc.platform.values() for s in settings.get("secretAsEnv", [])
+        }
+        assert used == {NAMES.pipeline_credentials_secret}  # MinIO's root key never reaches a step
         for executor in ("exec-ingest", "exec-validate", "exec-evaluate", "exec-push"):
             (secret,) = doc.platform[executor]["secretAsEnv"]
-            assert secret["secretName"] == NAMES.credentials_secret
+            assert secret["secretName"] == NAMES.pipeline_credentials_secret
             assert {(k["secretKey"], k["envVar"]) for k in secret["keyToEnv"]} == {
                 ("AWS_ACCESS_KEY_ID", "MLPIPE_S3_ACCESS_KEY"),
                 ("AWS_SECRET_ACCESS_KEY", "MLPIPE_S3_SECRET_KEY"),
