@@ -14,7 +14,7 @@ from mlpipe.components.serving import load_serving_names
 REPO = Path(__file__).resolve().parents[2]
 NAMES = load_serving_names()
 KUBEFLOW_NAMES = load_serving_names(overrides=REPO / "manifests" / "overlays" / "kubeflow" / "params.env")
-OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES}
+OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES, "kind-blue-green": NAMES}
 
 
 def kserve_crd() -> Path:
@@ -88,10 +88,20 @@ def kind_cluster(control_plane):
 @pytest.fixture(scope="session")
 def kubeflow_cluster(tmp_path_factory):
     """The kubeflow overlay (KServe InferenceService, its real CRD) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kubeflow")
+
+
+@pytest.fixture(scope="session")
+def blue_green_cluster(tmp_path_factory):
+    """The kind-blue-green overlay (two colour Deployments, one Service) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kind-blue-green")
+
+
+def _own_plane(tmp_path_factory, overlay: str):
     from servers import ControlPlane
 
-    plane = ControlPlane(tmp_path_factory.mktemp("kubeflow-plane"))
+    plane = ControlPlane(tmp_path_factory.mktemp(f"{overlay}-plane"))
     try:
-        yield _deploy(plane, "kubeflow")
+        yield _deploy(plane, overlay)
     finally:
         plane.stop()

@@ -20,16 +20,14 @@ from .objects import (
     workloads,
 )
 
-OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV}
+OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV, "kind-blue-green": None}
 # Containers allowed a writable root filesystem, with the reason. None so far:
 # MinIO, mc and TF Serving all run with only emptyDir /tmp (and data) writable.
 WRITABLE_ROOT_FS: dict[str, str] = {}
-# Roles of the KFP installation that the pusher's account may be bound to, in
-# the pipeline namespace only (every step of a run uses the run's account).
 PINNED_IMAGE = re.compile(
     r"^[a-z0-9.\-:/_]+(:[\w][\w.\-]{0,127})(@sha256:[0-9a-f]{64})?$|^[^@]+@sha256:[0-9a-f]{64}$"
 )
-NAMES = ("base", "kind", "kubeflow")
+NAMES = ("base", "kind", "kubeflow", "kind-blue-green")
 
 
 def names_for(overlay: str):
@@ -134,6 +132,21 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
                 "verbs": ["get", "patch"],
             }
         ]
+    elif name == "kind-blue-green":
+        expected = [
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments"],
+                "resourceNames": [f"{names.deployment}-blue", f"{names.deployment}-green"],
+                "verbs": ["get", "patch"],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["services"],
+                "resourceNames": [names.service],
+                "verbs": ["get", "patch"],
+            },
+        ]
     else:
         expected = [
             {
@@ -164,7 +177,7 @@ def test_no_secret_values_outside_kind(rendered, name):
     secrets = [
         s for s in find(rendered[name], "Secret") if s.get("type") != "kubernetes.io/service-account-token"
     ]  # a token Secret holds no value: the token controller fills it in
-    if name != "kind":
+    if not name.startswith("kind"):
         assert not secrets, f"{name} renders Secrets {[ref(s) for s in secrets]}; only the kind overlay may"
     for secret in secrets:
         assert secret["metadata"]["labels"].get("mlpipe.io/development-values") == "true", ref(secret)
@@ -178,7 +191,7 @@ def test_no_secret_values_outside_kind(rendered, name):
 
 @pytest.mark.parametrize("which", ["", "pipeline-", "serving-"])
 def test_development_values_live_only_in_the_kind_overlay(which):
-    dev_file = MANIFESTS / "overlays" / "kind" / f"dev-{which}credentials.env"
+    dev_file = MANIFESTS / "overlays" / "kind" / "local" / f"dev-{which}credentials.env"
     text = dev_file.read_text()
     assert "DEVELOPMENT VALUES ONLY" in text
     values = [line.split("=", 1)[1] for line in text.splitlines() if line and not line.startswith("#")]
@@ -191,7 +204,12 @@ def test_development_values_live_only_in_the_kind_overlay(which):
 
 
 def test_pod_security_admission_labels(rendered):
-    for name, enforce in (("base", "restricted"), ("kind", "restricted"), ("kubeflow", "baseline")):
+    for name, enforce in (
+        ("base", "restricted"),
+        ("kind", "restricted"),
+        ("kubeflow", "baseline"),
+        ("kind-blue-green", "restricted"),
+    ):
         (namespace,) = find(rendered[name], "Namespace")
         labels = namespace["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == enforce, name
@@ -202,7 +220,7 @@ def test_pod_security_admission_labels(rendered):
 def test_services_not_exposed_outside_the_cluster(rendered, name):
     for service in find(rendered[name], "Service"):
         kind = service["spec"].get("type", "ClusterIP")
-        allowed = {"ClusterIP", "NodePort"} if name == "kind" else {"ClusterIP"}
+        allowed = {"ClusterIP", "NodePort"} if name.startswith("kind") else {"ClusterIP"}
         assert kind in allowed, f"{ref(service)} is {kind}"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlpipe.components.rollout import VERSION_ANNOTATION
 from mlpipe.components.serving import (
     ACCESS_KEY_ID_KEY,
     SECRET_ACCESS_KEY_KEY,
@@ -96,7 +97,7 @@ def test_configmap_is_the_params_file(rendered, name):
     assert configmap["data"] == expected
 
 
-@pytest.mark.parametrize("name", ["kind", "kubeflow"])
+@pytest.mark.parametrize("name", ["kind", "kubeflow", "kind-blue-green"])
 def test_shared_names(rendered, name):
     objects = rendered[name]
     names = load_serving_names(overrides=KUBEFLOW_PARAMS_ENV if name == "kubeflow" else None)
@@ -230,6 +231,11 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
     for binding in find(objects, "RoleBinding"):
         assert binding["subjects"][0]["name"] == "pusher-x", ref(binding)
     role = one(objects, "Role")
+    if overlay == "kind-blue-green":
+        assert [r["resourceNames"] for r in role["rules"]] == [["deploy-x-blue", "deploy-x-green"], ["svc-x"]]
+        deployments = find(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+        assert sorted(d["metadata"]["name"] for d in deployments) == ["deploy-x-blue", "deploy-x-green"]
+        return
     assert role["rules"][0]["resourceNames"] == ["isvc-x" if overlay == "kubeflow" else "deploy-x"]
     if overlay == "kubeflow":
         isvc = one(objects, "InferenceService")
@@ -269,6 +275,7 @@ def test_editing_params_env_renames_everything(tmp_path: Path):
         lines.append(f"{key}={NEW_PARAMS[key]}" if key in NEW_PARAMS else line)
     params.write_text("\n".join(lines) + "\n")
     assert_renamed(kustomize(tree / "overlays" / "kind"), "kind", "pipelines-x")
+    assert_renamed(kustomize(tree / "overlays" / "kind-blue-green"), "kind-blue-green", "pipelines-x")
     kubeflow_pipelines = parse_params_env(KUBEFLOW_PARAMS_ENV)["PIPELINE_NAMESPACE"]
     assert_renamed(kustomize(tree / "overlays" / "kubeflow"), "kubeflow", kubeflow_pipelines)
 
@@ -303,3 +310,22 @@ def test_predict_request_is_one_adult_row():
         first = dict(zip(header, (v.strip() for v in next(lines).split(",")), strict=True))
     for name, value in row.items():
         assert (float(first[name]) if name in numeric else first[name]) == value, name
+
+
+def test_blue_green_has_two_colours_and_a_service_the_pusher_points(rendered):
+    names = load_serving_names()
+    objects = rendered["kind-blue-green"]
+    deployments = {
+        d["metadata"]["labels"]["mlpipe.io/colour"]: d
+        for d in find(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+    }
+    assert set(deployments) == {"blue", "green"}
+    for colour, deployment in deployments.items():
+        assert deployment["metadata"]["name"] == f"{names.deployment}-{colour}"
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector["mlpipe.io/colour"] == colour  # each colour owns its own pods
+        assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        assert VERSION_ANNOTATION not in (deployment["spec"]["template"]["metadata"].get("annotations") or {})
+    service = one(objects, "Service", {"app.kubernetes.io/component": "serving"})
+    assert service["metadata"]["name"] == names.service
+    assert "selector" not in service["spec"]  # the pusher writes it whole: a re-apply never switches
