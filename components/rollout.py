@@ -5,7 +5,8 @@ step's own pusher token on a cluster, else the kubeconfig) as field manager `mlp
 `mlpipe.components.serving`, the params.env the manifests use too. The manifests set none of
 the fields patched here, so re-applying them never moves serving.
 - deployment: the pod template annotation mlpipe.io/model-version, which the init container
-  reads (downward API) to sync that version's serving prefix; a rolling update, no downtime.
+  reads (downward API) to sync that version's serving prefix; a rolling update, no downtime,
+  waited on until every pod is updated and available.
 - blue-green (`serving.strategy: blue-green` with the deployment target): the idle colour's
   Deployment gets that annotation, and once it is ready the Service switches to it
   (`mlpipe.components.blue_green`).
@@ -95,17 +96,34 @@ def get_inferenceservice(names: ServingNames, api=None) -> dict:
 
 
 def apply(target: str, names: ServingNames, body: dict, api=None, wait: float = 0) -> dict:
-    """Send a patch to the serving object; returns what the API server answered (trimmed) and, for
-    kserve with `wait` > 0 seconds, the InferenceService's status once ready."""
+    """Send a patch to the serving object; returns what the API server answered (trimmed) and, with
+    `wait` > 0 seconds, its status once ready (every pod of the Deployment updated and available;
+    the InferenceService's new revision ready)."""
     from kubernetes import client
 
     _check_target(target)
     api = api or api_client()
     if target == "deployment":
-        result = client.AppsV1Api(api).patch_namespaced_deployment(
+        apps = client.AppsV1Api(api)
+        result = apps.patch_namespaced_deployment(
             names.deployment, names.namespace, body, field_manager=FIELD_MANAGER
         )
-        return {"kind": "Deployment", "name": result.metadata.name, "generation": result.metadata.generation}
+        answer = {
+            "kind": "Deployment",
+            "name": result.metadata.name,
+            "generation": result.metadata.generation,
+        }
+        if wait > 0:
+            from mlpipe.components.rollout_status import read_deployment_status, wait_ready
+
+            def get() -> dict:
+                return api.sanitize_for_serialization(
+                    apps.read_namespaced_deployment(names.deployment, names.namespace)
+                )
+
+            what = f"Deployment {names.namespace}/{names.deployment}"
+            answer["status"] = wait_ready(get, wait, what, reader=read_deployment_status)
+        return answer
     group, version, plural = KSERVE
     result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
         group, version, names.namespace, plural, names.inference_service, body, field_manager=FIELD_MANAGER

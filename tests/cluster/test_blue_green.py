@@ -7,9 +7,7 @@ the pusher waits for before it switches the Service. Every step runs with the pu
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 
 import pytest
 
@@ -20,43 +18,9 @@ from mlpipe.components.rollout import VERSION_ANNOTATION, roll_out, rollback
 from mlpipe.components.rollout_status import RolloutNotReady
 from mlpipe.components.serving_state import describe, serving_state
 
-from .conftest import REPO, pusher_api, registry_with_versions
+from .conftest import REPO, kubelet, pusher_api, registry_with_versions
 
 pytestmark = pytest.mark.cluster
-
-READY = [
-    {"type": t, "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
-    for t in ("Ready", "ContainersReady")
-]
-
-
-@contextlib.contextmanager
-def kubelet(cluster, colour: str):
-    """Marks the colour's pods Running and Ready as they appear, while the block runs."""
-    plane, namespace = cluster.plane, cluster.names.namespace
-    stop = threading.Event()
-
-    def run():
-        while not stop.is_set():
-            listed = plane.kubectl(
-                "get", "pods", "-n", namespace, "-l", f"{COLOUR_LABEL}={colour}", "-o", "json", check=False
-            )
-            for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
-                if (pod.get("status") or {}).get("phase") != "Running":
-                    plane.kubectl(
-                        "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
-                        "--type=merge", "-p", json.dumps({"status": {"phase": "Running", "conditions": READY}}),
-                        check=False,
-                    )  # fmt: skip
-            stop.wait(0.3)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _service_colour(cluster) -> str | None:
@@ -112,7 +76,7 @@ def test_push_switches_only_once_the_new_colour_is_ready_and_rollback_switches_b
     api = pusher_api(cluster)
     registry = registry_with_versions(tmp_path, names.model_name, count=2)
 
-    with kubelet(cluster, "blue"):
+    with kubelet(cluster, f"{COLOUR_LABEL}=blue"):
         first = roll_out("blue-green", names, 1, registry.uri(names.model_name, 1), api=api, wait=60)
     assert (first["colour"], first["previous_colour"], first["status"]["ready"]) == ("blue", None, True)
     assert _service_colour(cluster) == "blue" and _pinned(cluster, "blue") == "1"
@@ -123,7 +87,7 @@ def test_push_switches_only_once_the_new_colour_is_ready_and_rollback_switches_b
     assert _service_colour(cluster) == "blue" and _pinned(cluster, "green") == "2"
 
     # the retry of the same version, once green's pods come up
-    with kubelet(cluster, "green"):
+    with kubelet(cluster, f"{COLOUR_LABEL}=green"):
         second = roll_out("blue-green", names, 2, registry.uri(names.model_name, 2), api=api, wait=60)
     assert (second["colour"], second["previous_colour"]) == ("green", "blue")
     assert _service_colour(cluster) == "green" and _pinned(cluster, "blue") == "1"  # blue still holds 1
