@@ -162,6 +162,9 @@ class RegistryConfig(_Model):
 
 class ServingConfig(_Model):
     target: Literal["none", "deployment", "kserve"] = "none"
+    # Where the deployed serving overlay lives: its `serving-params` ConfigMap names the serving
+    # objects, the model and the registry bucket; push and submit read it (serving_live).
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "mlpipe-serving"
     # deployment: `rolling` updates the one Deployment; `blue-green` rolls the idle one of two
     # colours and switches the Service once it is ready (manifests/overlays/kind-blue-green).
     strategy: Literal["rolling", "blue-green"] = "rolling"

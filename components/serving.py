@@ -1,11 +1,13 @@
-"""Serving names (namespace, deployment, model, registry bucket, secret), read from one file.
+"""Serving names (namespace, deployment, model, registry bucket, secret), from one source.
 
 The Kubernetes manifests and the push stage must agree on these names: a
 pusher that patches `adult-income-serving` in `mlpipe-serving` is useless if
 the manifests deployed something else. So both read the same kustomize
 `params.env` (manifests/base/params.env): kustomize copies its values into
 the manifests through `replacements`, and this module parses it for the code.
-Change a name there, never here or in a manifest.
+Change a name there, never here or in a manifest. On a cluster the push step and `mlpipe
+submit` read the deployed copy, the overlay's `serving-params` ConfigMap (`serving_live`), so a
+run always uses the names of what is actually deployed.
 
 Stdlib only: the push image and the pipeline compiler import it without TF or kfp.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PARAMS_ENV = Path(__file__).resolve().parents[1] / "manifests" / "base" / "params.env"
+PARAMS_CONFIGMAP = "serving-params"  # the overlays' copy of params.env, in the serving namespace
 
 # Keys of the credentials Secret (CREDENTIALS_SECRET). KServe's storage
 # initializer reads these names; the pipeline maps them to MLPIPE_S3_* env vars.
@@ -121,6 +124,12 @@ def load_serving_names(params_env: Path | None = None, overrides: Path | None = 
     if overrides is not None:
         values.update(parse_params_env(Path(overrides)))
         where = f"{path} + {overrides}"
+    return names_from_params(values, where)
+
+
+def names_from_params(values: dict[str, str], where: str) -> ServingNames:
+    """ServingNames from params.env's keys: a parsed file, or the data of the `serving-params`
+    ConfigMap that the overlays generate from it (what a cluster runs with)."""
     missing = [key for key in _FIELDS.values() if not values.get(key)]
     if missing:
         raise ValueError(f"{where}: missing serving param {missing[0]}")

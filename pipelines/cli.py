@@ -294,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also read which version the serving object serves (kubeconfig)",
     )
-    models.add_argument("--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's")
+    models.add_argument(
+        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
+    )
     models.set_defaults(func=cmd_models)
 
     rollback = add_command("rollback", help="point serving back at the previous (or a given) version")
@@ -303,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument(
         "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
     )
-    rollback.add_argument("--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's")
+    rollback.add_argument(
+        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
+    )
     rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
 

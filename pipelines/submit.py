@@ -31,12 +31,11 @@ def compile_pipeline(config: DatasetConfig, output: str | Path, for_cluster: boo
     """Compile the pipeline with `config` as the default of its `config` run parameter."""
     from kfp import compiler
 
-    from mlpipe.components.serving import load_serving_names
     from mlpipe.pipelines.training import build_pipeline
 
     if for_cluster:
         check_for_cluster(config)
-    pipeline = build_pipeline(config, load_serving_names())
+    pipeline = build_pipeline(config)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))
@@ -75,6 +74,31 @@ def cluster_arguments(config: DatasetConfig, params: dict[str, Any]) -> dict[str
     return {**params, "config": config.run_input()}
 
 
+def check_serving(config: DatasetConfig, api=None) -> None:
+    """Before a run is sent: the config publishes where the deployed serving reads (the
+    `serving-params` ConfigMap in `serving.namespace`, read with this machine's kubeconfig).
+    Where the cluster's API cannot be reached from here, it says so; the push step checks the
+    same before it publishes anything."""
+    if config.serving.rollout_target == "none":
+        return
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import HTTPError
+
+    from mlpipe.components.serving_live import NamesUnreadable, check_names, read_serving_names
+
+    try:
+        names = read_serving_names(config.serving.namespace, api)
+    except (ConfigException, HTTPError, OSError, NamesUnreadable) as exc:
+        log.warning(
+            "could not read the serving names in namespace %s from here (%s); the push step checks "
+            "them before it publishes",
+            config.serving.namespace,
+            str(exc).splitlines()[0][:200],
+        )
+        return
+    check_names(config.model_name, config.registry.uri, names)
+
+
 def parse_params(pairs: list[str]) -> dict[str, Any]:
     """`key=value` pairs; `true`/`false` become booleans (the pipeline's switches)."""
     params: dict[str, Any] = {}
@@ -82,7 +106,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserInputError(f"--param expects key=value, got {pair!r}")
-        if key in ("config", "serving_names"):
+        if key == "config":
             raise UserInputError(f"--param {key}: pass the config file with --config instead")
         params[key] = {"true": True, "false": False}.get(value.lower(), value)
     return params
@@ -109,10 +133,12 @@ def submit(
     recurring_cron: str | None = None,
     service_account: str | None = None,
     environ=os.environ,
+    kube_api=None,
 ) -> str:
     """Start a run (or a recurring run) from a compiled package; returns the URL to open."""
     if "config" not in params:
         params = cluster_arguments(config_from_dict(package_config(package), f"{package}"), params)
+    check_serving(config_from_dict(params["config"], "the run's config"), kube_api)
     kfp_client = client(host, namespace, environ)
     base = host.rstrip("/")
     if recurring_cron:

@@ -10,8 +10,6 @@ reports; `validation_gate` stops a run on rejected data, and push skips an
 unblessed model and says why, as TFX's Pusher does (kfp.local runs no dsl.If).
 """
 
-import dataclasses
-
 from kfp import dsl
 
 from mlpipe.components.config import DatasetConfig
@@ -20,7 +18,6 @@ from mlpipe.components.infra_validate.component import infra_validate
 from mlpipe.components.ingest.component import ingest
 from mlpipe.components.push.component import push
 from mlpipe.components.schema.component import schema
-from mlpipe.components.serving import ServingNames
 from mlpipe.components.statistics.component import statistics
 from mlpipe.components.train.component import train
 from mlpipe.components.tune.component import tune
@@ -30,10 +27,9 @@ from mlpipe.pipelines.platform import object_store_access, pusher_identity, reso
 PIPELINE_NAME = "mlpipe-training"
 
 
-def build_pipeline(config: DatasetConfig, names: ServingNames):
-    """The training pipeline with `config` (its run input) and the serving names as defaults."""
+def build_pipeline(config: DatasetConfig):
+    """The training pipeline with `config` (its run input) as default."""
     default_config = config.run_input()
-    default_names = dataclasses.asdict(names)
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -41,14 +37,14 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
     )
     def training_pipeline(
         config: dict = default_config,
-        serving_names: dict = default_names,
         train_data: str = "",
         eval_data: str = "",
         enable_tuning: bool = True,
         use_baseline: bool = True,
     ):
-        """Args: config (the dataset config mapping), serving_names (params.env of the manifests),
-        train/eval data overrides (s3:// on a cluster), tuning switch, registry baseline switch."""
+        """Args: config (the dataset config mapping; serving names come from the serving-params
+        ConfigMap in its serving.namespace, read by push at run time), train/eval data overrides
+        (s3:// on a cluster), tuning switch, registry baseline switch."""
         ingest_task = ingest(config=config, train_data=train_data, eval_data=eval_data)
         object_store_access(resources(ingest_task.set_display_name("ingest"), "data"))
 
@@ -100,7 +96,6 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
 
         push_task = push(
             config=config,
-            serving_names=serving_names,
             model=train_task.outputs["model"],
             statistics=statistics_task.outputs["statistics"],
             blessing=evaluate_task.outputs["blessing"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from mlpipe.components.errors import UserInputError
 from mlpipe.components.rollout import KSERVE, TARGETS, api_client
 from mlpipe.components.serving import ServingNames
+from mlpipe.components.serving_live import check_names
 
 NOTHING = "nothing was published"
 
@@ -30,18 +31,12 @@ def check_settings(target: str, names: ServingNames, model: str, registry, canar
         raise UserInputError(
             f"serving.canary_traffic_percent is for the kserve target, not {target}: {NOTHING}"
         )
-    if model != names.model_name:
-        raise UserInputError(
-            f"model_name {model!r} is not the served model {names.model_name!r} (manifests params.env MODEL_NAME): "
-            f"{NOTHING}"
-        )
     bucket, prefix = getattr(registry, "bucket", None), getattr(registry, "prefix", None)
-    if bucket is not None and (bucket != names.registry_bucket or prefix):
-        where = f"s3://{bucket}/{prefix}".rstrip("/")
-        raise UserInputError(
-            f"registry {where} is not where serving reads (s3://{names.registry_bucket}, params.env "
-            f"REGISTRY_BUCKET): {NOTHING}"
-        )
+    registry_uri = f"s3://{bucket}/{prefix or ''}" if bucket is not None else ""
+    try:
+        check_names(model, registry_uri, names)
+    except UserInputError as exc:
+        raise UserInputError(f"{exc}: {NOTHING}") from None
 
 
 def _objects(target: str, names: ServingNames) -> list[tuple[str, str, str]]:

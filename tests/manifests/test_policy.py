@@ -123,8 +123,14 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
     assert [r["metadata"]["name"] for r in roles] == ["mlpipe-pusher"]
     role = roles[0]
     assert role["metadata"]["namespace"] == names.namespace
+    names_rule = {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "resourceNames": ["serving-params"],
+        "verbs": ["get"],
+    }
     if name == "kubeflow":
-        expected = [
+        objects_rules = [
             {
                 "apiGroups": ["serving.kserve.io"],
                 "resources": ["inferenceservices"],
@@ -133,7 +139,7 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
             }
         ]
     elif name == "kind-blue-green":
-        expected = [
+        objects_rules = [
             {
                 "apiGroups": ["apps"],
                 "resources": ["deployments"],
@@ -148,7 +154,7 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
             },
         ]
     else:
-        expected = [
+        objects_rules = [
             {
                 "apiGroups": ["apps"],
                 "resources": ["deployments"],
@@ -156,6 +162,7 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
                 "verbs": ["get", "patch"],
             }
         ]
+    expected = [*objects_rules, names_rule]  # the serving objects, and the serving names (read at run time)
     assert role["rules"] == expected
 
     # one binding: the pusher's account to the pusher Role; it gets no pipeline-runner rights, as no

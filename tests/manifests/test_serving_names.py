@@ -232,7 +232,11 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
         assert binding["subjects"][0]["name"] == "pusher-x", ref(binding)
     role = one(objects, "Role")
     if overlay == "kind-blue-green":
-        assert [r["resourceNames"] for r in role["rules"]] == [["deploy-x-blue", "deploy-x-green"], ["svc-x"]]
+        assert [r["resourceNames"] for r in role["rules"]] == [
+            ["deploy-x-blue", "deploy-x-green"],
+            ["svc-x"],
+            ["serving-params"],
+        ]
         deployments = find(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
         assert sorted(d["metadata"]["name"] for d in deployments) == ["deploy-x-blue", "deploy-x-green"]
         return

@@ -62,8 +62,7 @@ def test_the_ir_has_every_stage_wired_in_order(compiled):
     assert {"train", "ingest"} <= deps["evaluate"] and {"train", "ingest"} <= deps["infra-validate"]
     assert {"train", "evaluate", "infra-validate"} <= deps["push"]
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
-        "config",
-        "serving_names",
+        "config",  # serving names: read at run time from the deployed ConfigMap (serving.namespace)
         "train_data",
         "eval_data",
         "enable_tuning",
