@@ -36,7 +36,7 @@ def compile_pipeline(config: DatasetConfig, output: str | Path, for_cluster: boo
 
     if for_cluster:
         check_for_cluster(config)
-    pipeline = build_pipeline(config, load_serving_names())
+    pipeline = build_pipeline(config, load_serving_names(), parallel_tuning=for_cluster)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))

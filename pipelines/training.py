@@ -23,17 +23,22 @@ from mlpipe.components.schema.component import schema
 from mlpipe.components.serving import ServingNames
 from mlpipe.components.statistics.component import statistics
 from mlpipe.components.train.component import train
-from mlpipe.components.tune.component import tune
+from mlpipe.components.tune.component import tune, tune_choose, tune_plan, tune_trial
 from mlpipe.components.validate.component import validate, validation_gate
 from mlpipe.pipelines.platform import object_store_access, resources, training_placement
 
 PIPELINE_NAME = "mlpipe-training"
 
 
-def build_pipeline(config: DatasetConfig, names: ServingNames):
-    """The training pipeline with `config` (its run input) and the serving names as defaults."""
+def build_pipeline(config: DatasetConfig, names: ServingNames, parallel_tuning: bool = False):
+    """The training pipeline with `config` (its run input) and the serving names as defaults.
+
+    `parallel_tuning` (a cluster's IR with `tuning.parallel_trials` > 0): the trials fan out as a
+    `dsl.ParallelFor`, `parallel_trials` at once, and `tune_choose` collects them; kfp.local (2.13)
+    runs no ParallelFor, so local runs keep the one-pod search."""
     default_config = config.run_input()
     default_names = dataclasses.asdict(names)
+    parallelism = config.tuning.parallel_trials if parallel_tuning else 0
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -71,17 +76,30 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
         gate_task = validation_gate(anomalies=validate_task.outputs["anomalies"])
         resources(gate_task.set_display_name("validation_gate"), "small").set_caching_options(False)
 
-        tune_task = tune(config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
-        tune_task.after(gate_task)
-        training_placement(resources(tune_task.set_display_name("tune"), "train"))
+        if parallelism:
+            plan_task = tune_plan(config=config, enable_tuning=enable_tuning)
+            resources(plan_task.set_display_name("tune_plan").after(gate_task), "small")
+            with dsl.ParallelFor(plan_task.output, parallelism=parallelism) as trial:
+                trial_task = tune_trial(config=config, examples=ingest_task.outputs["examples"], trial=trial)
+                training_placement(resources(trial_task.set_display_name("tune_trial"), "train"))
+            tune_task = tune_choose(config=config, results=dsl.Collected(trial_task.output))
+            resources(tune_task.set_display_name("tune"), "small")
+        else:
+            tune_task = tune(
+                config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning
+            )
+            tune_task.after(gate_task)
+            training_placement(resources(tune_task.set_display_name("tune"), "train"))
 
         train_task = train(
             config=config,
             examples=ingest_task.outputs["examples"],
             schema=schema_task.outputs["schema"],
             hyperparameters=tune_task.outputs["hyperparameters"],
+            serving_names=serving_names,
         )
-        training_placement(resources(train_task.set_display_name("train"), "train"))
+        # object store access: a TFJob's workers exchange inputs and the model through it
+        object_store_access(training_placement(resources(train_task.set_display_name("train"), "train")))
 
         evaluate_task = evaluate(
             config=config,

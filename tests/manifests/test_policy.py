@@ -16,7 +16,13 @@ OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV}
 WRITABLE_ROOT_FS: dict[str, str] = {}
 # Roles of the KFP installation that the pusher's account may be bound to, in
 # the pipeline namespace only (every step of a run uses the run's account).
-PIPELINE_RUNNER_ROLES = {("Role", "pipeline-runner"), ("ClusterRole", "kubeflow-edit")}
+PIPELINE_RUNNER_ROLES = {
+    ("Role", "pipeline-runner"),
+    ("ClusterRole", "kubeflow-edit"),
+    ("Role", "mlpipe-trainer"),
+}
+# What the run may do with TFJobs (distributed training), in the pipeline namespace only.
+TRAINER_RULES = [{"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"], "verbs": ["create", "get"]}]
 PINNED_IMAGE = re.compile(
     r"^[a-z0-9.\-:/_]+(:[\w][\w.\-]{0,127})(@sha256:[0-9a-f]{64})?$|^[^@]+@sha256:[0-9a-f]{64}$"
 )
@@ -112,9 +118,12 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
     objects = rendered[name]
     names = names_for(name)
     assert not find(objects, "ClusterRole") and not find(objects, "ClusterRoleBinding")
-    roles = find(objects, "Role")
-    assert [r["metadata"]["name"] for r in roles] == ["mlpipe-pusher"]
-    role = roles[0]
+    roles = {r["metadata"]["name"]: r for r in find(objects, "Role")}
+    assert sorted(roles) == ["mlpipe-pusher", "mlpipe-trainer"]
+    trainer = roles["mlpipe-trainer"]
+    assert trainer["metadata"]["namespace"] == names.pipeline_namespace
+    assert trainer["rules"] == TRAINER_RULES
+    role = roles["mlpipe-pusher"]
     assert role["metadata"]["namespace"] == names.namespace
     if name == "kubeflow":
         expected = [

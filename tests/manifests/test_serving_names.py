@@ -189,7 +189,10 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
     assert (account["metadata"]["name"], account["metadata"]["namespace"]) == ("pusher-x", pipeline_namespace)
     for binding in find(objects, "RoleBinding"):
         assert binding["subjects"][0]["name"] == "pusher-x", ref(binding)
-    role = one(objects, "Role")
+        assert binding["subjects"][0]["namespace"] == pipeline_namespace, ref(binding)
+    trainer = one(objects, "Role", {"app.kubernetes.io/component": "trainer"})
+    assert trainer["metadata"]["namespace"] == pipeline_namespace
+    role = one(objects, "Role", {"app.kubernetes.io/component": "pusher"})
     assert role["rules"][0]["resourceNames"] == ["isvc-x" if overlay == "kubeflow" else "deploy-x"]
     if overlay == "kubeflow":
         isvc = one(objects, "InferenceService")
