@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlpipe.components.artifacts import SCHEMA_FILE
 from mlpipe.components.atomic import atomic_dir
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.s3 import upload_files
@@ -46,11 +48,15 @@ def pod_namespace(names: ServingNames) -> str:
         return names.pipeline_namespace
 
 
-def _stage(path: Path, destination: str, environ: Mapping[str, str]) -> None:
+def _stage(path: Path, destination: str, environ: Mapping[str, str], as_name: str | None = None) -> None:
+    """A folder as it is; a file under `as_name` (what the worker looks for), else its own name."""
     if path.is_dir():
         upload_tree(path, destination, environ)
-    else:
-        upload_files([str(path)], destination.rstrip("/") + "/", environ)
+        return
+    with tempfile.TemporaryDirectory(prefix="mlpipe-stage-") as tmp:
+        staged = Path(tmp) / (as_name or path.name)
+        shutil.copyfile(path, staged)
+        upload_files([str(staged)], destination.rstrip("/") + "/", environ)
 
 
 def job_args(config: DatasetConfig, staging: str, fingerprint: str) -> list[str]:
@@ -88,7 +94,7 @@ def train_as_tfjob(
     staging = f"s3://{names.registry_bucket}/.train-jobs/{name}"
     try:
         _stage(Path(examples_dir), f"{staging}/examples", environ)
-        _stage(Path(schema_path), f"{staging}/schema", environ)
+        _stage(Path(schema_path), f"{staging}/schema", environ, as_name=SCHEMA_FILE)
         _stage(Path(hyperparameters_path), f"{staging}/hyperparameters", environ)
         body = tfjob.render_tfjob(
             name, namespace, image, job_args(config, staging, fingerprint), settings, names

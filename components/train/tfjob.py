@@ -89,11 +89,18 @@ def render_tfjob(
 
 
 def create(body: dict, api) -> dict:
+    """Strict field validation: a field the installed CRD does not know is an error, not dropped."""
     from kubernetes import client
 
     group, version, plural = TFJOB
     return client.CustomObjectsApi(api).create_namespaced_custom_object(
-        group, version, body["metadata"]["namespace"], plural, body, field_manager=FIELD_MANAGER
+        group,
+        version,
+        body["metadata"]["namespace"],
+        plural,
+        body,
+        field_manager=FIELD_MANAGER,
+        field_validation="Strict",
     )
 
 

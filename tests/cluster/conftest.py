@@ -86,6 +86,25 @@ def kind_cluster(control_plane):
 
 
 @pytest.fixture(scope="session")
+def tfjobs(kind_cluster):
+    """The kind overlay deployed (trainer RBAC included) and training-operator's real TFJob CRD
+    installed (no operator runs: tests write the status as it would)."""
+    from servers import server_binaries
+
+    plane = kind_cluster.plane
+    crd = Path(server_binaries("tfjob-crd")["tfjob-crd"])
+    plane.kubectl("apply", "--server-side", "-f", str(crd))
+    wait_for(
+        lambda: "True" in plane.kubectl(
+            "get", "crd", "tfjobs.kubeflow.org",
+            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
+        ).stdout,
+        "the TFJob CRD to be established",
+    )  # fmt: skip
+    return kind_cluster
+
+
+@pytest.fixture(scope="session")
 def kubeflow_cluster(tmp_path_factory):
     """The kubeflow overlay (KServe InferenceService, its real CRD) on a control plane of its own."""
     from servers import ControlPlane
