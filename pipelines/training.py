@@ -16,6 +16,7 @@ from kfp import dsl
 
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.component import evaluate
+from mlpipe.components.images import TF_IMAGE
 from mlpipe.components.infra_validate.component import infra_validate
 from mlpipe.components.ingest.component import ingest
 from mlpipe.components.push.component import push
@@ -39,6 +40,7 @@ def build_pipeline(config: DatasetConfig, names: ServingNames, parallel_tuning: 
     default_config = config.run_input()
     default_names = dataclasses.asdict(names)
     parallelism = config.tuning.parallel_trials if parallel_tuning else 0
+    distributed = config.training.distributed.workers > 1  # a TFJob: its workers use the object store
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -97,9 +99,11 @@ def build_pipeline(config: DatasetConfig, names: ServingNames, parallel_tuning: 
             schema=schema_task.outputs["schema"],
             hyperparameters=tune_task.outputs["hyperparameters"],
             serving_names=serving_names,
+            worker_image=TF_IMAGE,  # the TFJob's workers run this step's image
         )
-        # object store access: a TFJob's workers exchange inputs and the model through it
-        object_store_access(training_placement(resources(train_task.set_display_name("train"), "train")))
+        training_placement(resources(train_task.set_display_name("train"), "train"))
+        if distributed:
+            object_store_access(train_task)
 
         evaluate_task = evaluate(
             config=config,

@@ -16,7 +16,7 @@ def train(
     metrics: Output[Metrics],
     tensorboard: Output[Artifact],
     serving_names: dict,
-    worker_image: str = TF_IMAGE,
+    worker_image: str,
 ):
     """Train the Keras model and export a SavedModel with preprocessing inside the graph.
 

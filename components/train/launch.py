@@ -20,7 +20,8 @@ from pathlib import Path
 from mlpipe.components.artifacts import SCHEMA_FILE
 from mlpipe.components.atomic import atomic_dir
 from mlpipe.components.config import DatasetConfig
-from mlpipe.components.s3 import upload_files
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.s3 import ENDPOINT, upload_files
 from mlpipe.components.serving import ServingNames
 from mlpipe.components.train import tfjob
 from mlpipe.components.train.core import METADATA_FILE, TrainResult
@@ -88,6 +89,11 @@ def train_as_tfjob(
     from mlpipe.components.rollout import api_client
 
     settings = config.training.distributed
+    if not environ.get(ENDPOINT):
+        raise UserInputError(
+            f"training.distributed.workers={settings.workers} needs the object store in the train step "
+            f"({ENDPOINT} is not set): compile the pipeline with that setting in its config"
+        )
     api = api or api_client()
     name = job_name(config)
     namespace = pod_namespace(names)

@@ -14,12 +14,13 @@ from mlpipe.components.config import DatasetConfig
 SPACE = {"units": [8, 16, 32], "learning_rate": [0.01, 0.003]}
 
 
-def _compile(repo_root, tmp_path, parallel_trials: int, for_cluster: bool = True) -> dict:
+def _compile(repo_root, tmp_path, parallel_trials: int, for_cluster: bool = True, workers: int = 1) -> dict:
     from mlpipe.components.config_io import load_config
     from mlpipe.pipelines.submit import compile_pipeline
 
     raw = load_config(repo_root / "configs" / "adult-cluster.yaml", check_data=False).model_dump()
     raw["tuning"].update(parallel_trials=parallel_trials, max_trials=5, search_space=SPACE)
+    raw["training"]["distributed"]["workers"] = workers
     path = compile_pipeline(DatasetConfig.model_validate(raw), tmp_path / "ir.yaml", for_cluster=for_cluster)
     return next(yaml.safe_load_all(path.read_text()))
 
@@ -44,6 +45,19 @@ def test_the_cluster_pipeline_fans_the_trials_out_and_collects_the_best(repo_roo
     hyperparameters = tasks["train"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"]
     assert hyperparameters == {"outputArtifactKey": "hyperparameters", "producerTask": "tune-choose"}
     assert "tune" not in tasks  # no one-pod search beside the fan-out
+
+
+def test_a_distributed_train_step_gets_its_workers_image_and_the_object_store(repo_root, tmp_path):
+    from mlpipe.components.images import TF_IMAGE
+
+    ir = _compile(repo_root, tmp_path, parallel_trials=0, workers=3)
+    image = ir["root"]["dag"]["tasks"]["train"]["inputs"]["parameters"]["worker_image"]
+    assert image["runtimeValue"]["constant"] == TF_IMAGE
+    _, platform = yaml.safe_load_all((tmp_path / "ir.yaml").read_text())
+    (secret,) = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"][
+        "secretAsEnv"
+    ]
+    assert secret["secretName"] == "mlpipe-minio-credentials"  # by name: no value in the IR
 
 
 @pytest.mark.parametrize(("parallel_trials", "for_cluster"), [(0, True), (3, False)])
