@@ -36,7 +36,10 @@ def _operator(cluster, s3_server, job: dict) -> list[subprocess.Popen]:
     for item in container["env"]:
         env[item["name"]] = item.get("value") or secret_values[item["valueFrom"]["secretKeyRef"]["key"]]
     env["MLPIPE_S3_ENDPOINT"] = s3_server.endpoint  # the registry Service's DNS name, on this machine
-    hosts = [f"127.0.0.1:{free_port()}" for _ in range(worker["replicas"])]
+    ports: set[int] = set()
+    while len(ports) < worker["replicas"]:  # distinct ports (a closed probe's port may come back)
+        ports.add(free_port())
+    hosts = [f"127.0.0.1:{port}" for port in sorted(ports)]
     command = [sys.executable, *container["command"][1:], *container["args"]]
     processes = []
     for index in range(worker["replicas"]):

@@ -170,3 +170,11 @@ def test_the_best_collected_trial_is_chosen(adult):
     assert result.best.hidden_layers == config.training.hyperparameters.hidden_layers  # outside the space
     untuned = trials.choose(config, [{"trial": "0", "skip": True, "score": None, "values": {}}])
     assert not untuned.tuned and untuned.best == config.training.hyperparameters
+
+
+def test_the_entry_point_reports_a_bad_config_in_one_line(capsys):
+    from mlpipe.components.train.__main__ import main
+
+    code = main(["--config-json", "{not json", "--examples", "e", "--schema", "s", "--model", "m"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("train: Expecting property name")

@@ -84,7 +84,9 @@ def test_two_workers_train_the_model_one_worker_trains_and_only_the_chief_writes
     folder, config = sample
     single = _finish(_worker(folder, config, adult.schema, tmp_path / "single"), "the single worker")
 
-    ports = [free_port(), free_port()]
+    ports = [free_port()]
+    while len(ports) < 2:  # two distinct ports (a closed probe's port may come back)
+        ports = sorted({*ports, free_port()})
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = tmp_path / "distributed"  # every worker is given the same output, as in a TFJob
     scratch = [tmp_path / "tmp0", tmp_path / "tmp1"]
