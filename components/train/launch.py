@@ -108,7 +108,11 @@ def train_as_tfjob(
         tfjob.create(body, api)
         what = f"TFJob {namespace}/{name} ({settings.workers} workers)"
         log.info("created %s; waiting up to %g s", what, settings.timeout_seconds)
-        tfjob.wait(lambda: tfjob.get(name, namespace, api), settings.timeout_seconds, what)
+        try:
+            tfjob.wait(lambda: tfjob.get(name, namespace, api), settings.timeout_seconds, what)
+        except tfjob.TrainingJobFailed as exc:
+            logs = f"kubectl logs -n {namespace} -l training.kubeflow.org/job-name={name} --prefix"
+            raise tfjob.TrainingJobFailed(f"{exc} (workers' logs: {logs})") from None
         with tempfile.TemporaryDirectory(prefix="mlpipe-tfjob-") as tmp:
             download_tree(f"{staging}/tensorboard", Path(tmp) / "tensorboard", environ)
             with atomic_dir(tensorboard_dir) as out:

@@ -21,6 +21,7 @@ TFJOB = ("kubeflow.org", "v1", "tfjobs")
 CONTAINER = "tensorflow"  # the container name the operator looks for (and gives TF_CONFIG)
 FIELD_MANAGER = "mlpipe-train"
 ENTRY_POINT = ["python", "-m", "mlpipe.components.train"]
+PORT = 2222  # the operator's default port, named as it expects: TF_CONFIG's addresses use it
 
 
 class TrainingJobFailed(RuntimeError):
@@ -51,6 +52,7 @@ def render_tfjob(
         "command": ENTRY_POINT,
         "args": args,
         "env": env,
+        "ports": [{"name": "tfjob-port", "containerPort": PORT, "protocol": "TCP"}],
         "resources": {"requests": resources, "limits": resources},
         "securityContext": {
             "allowPrivilegeEscalation": False,
