@@ -176,10 +176,18 @@ class RegistryConfig(_Model):
 
 class ServingConfig(_Model):
     target: Literal["none", "deployment", "kserve"] = "none"
+    # deployment: `rolling` updates the one Deployment; `blue-green` rolls the idle one of two
+    # colours and switches the Service once it is ready (manifests/overlays/kind-blue-green).
+    strategy: Literal["rolling", "blue-green"] = "rolling"
     canary_traffic_percent: int = Field(0, ge=0, le=100)
     # kserve: how long push, promote and rollback wait for the InferenceService to report the new
     # revision ready (0: do not wait, report the patch only).
     rollout_timeout_seconds: float = Field(300, ge=0)
+
+    @property
+    def rollout_target(self) -> str:
+        """What the rollout code drives: none, deployment, blue-green or kserve."""
+        return "blue-green" if self.target == "deployment" and self.strategy == "blue-green" else self.target
 
 
 class DatasetConfig(_Model):
@@ -282,6 +290,10 @@ def _check_consistency(config: DatasetConfig) -> None:
             "tuning.parallel_trials",
             f"parallel trials are planned up front, which only random search allows; algorithm "
             f"'{config.tuning.algorithm}' learns from earlier trials (set parallel_trials: 0)",
+        )
+    if config.serving.strategy == "blue-green" and config.serving.target != "deployment":
+        raise _Inconsistent(
+            "serving.strategy", f"blue-green needs serving.target: deployment, not {config.serving.target}"
         )
     if config.schema_path and config.schema_pbtxt:
         raise _Inconsistent("schema_pbtxt", "give schema_path or schema_pbtxt, not both")

@@ -21,6 +21,9 @@ PARAMS_ENV = Path(__file__).resolve().parents[1] / "manifests" / "base" / "param
 # initializer reads these names; the pipeline maps them to MLPIPE_S3_* env vars.
 ACCESS_KEY_ID_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_ACCESS_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
+# Where the push step finds its own ServiceAccount token (PUSHER_TOKEN_SECRET): the run's other
+# steps run with the run's account, which may not change serving.
+PUSHER_TOKEN_DIR = "/var/run/secrets/mlpipe.io/pusher"
 
 _FIELDS = {
     "namespace": "SERVING_NAMESPACE",
@@ -32,7 +35,10 @@ _FIELDS = {
     "registry_endpoint": "REGISTRY_ENDPOINT",
     "registry_secure": "REGISTRY_SECURE",
     "credentials_secret": "CREDENTIALS_SECRET",
+    "pipeline_credentials_secret": "PIPELINE_CREDENTIALS_SECRET",
+    "serving_credentials_secret": "SERVING_CREDENTIALS_SECRET",
     "pusher_service_account": "PUSHER_SERVICE_ACCOUNT",
+    "pusher_token_secret": "PUSHER_TOKEN_SECRET",
     "pipeline_namespace": "PIPELINE_NAMESPACE",
 }
 _BOOLS = {"true": True, "false": False}
@@ -50,8 +56,12 @@ class ServingNames:
     registry_bucket: bucket of the model registry.
     registry_endpoint: `host:port` of the S3 endpoint, no scheme.
     registry_secure: True for https.
-    credentials_secret: Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the registry.
+    credentials_secret: MinIO's root credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), for
+        MinIO and its setup Job only.
+    pipeline_credentials_secret: read/write on the registry bucket alone: the pipeline's steps.
+    serving_credentials_secret: read-only on the registry bucket: the serving pods.
     pusher_service_account: ServiceAccount allowed to get/patch the serving object.
+    pusher_token_secret: that account's token Secret, mounted into the push step alone.
     pipeline_namespace: namespace where pipeline pods (and so the pusher) run.
     """
 
@@ -64,7 +74,10 @@ class ServingNames:
     registry_endpoint: str
     registry_secure: bool
     credentials_secret: str
+    pipeline_credentials_secret: str
+    serving_credentials_secret: str
     pusher_service_account: str
+    pusher_token_secret: str = "mlpipe-pusher-token"
     pipeline_namespace: str = "kubeflow"
 
     @property

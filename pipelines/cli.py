@@ -110,7 +110,7 @@ def _run_package(args: argparse.Namespace, reporter):
         args.package,
         args.output,
         cluster_arguments(config, params),
-        {load_serving_names().credentials_secret: secret},
+        {load_serving_names().pipeline_credentials_secret: secret},
         overrides,
         reporter=reporter,
     )
@@ -176,10 +176,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from mlpipe.components.config_io import load_config
-    from mlpipe.components.serving import load_serving_names
     from mlpipe.pipelines.submit import cluster_arguments, compile_pipeline, parse_params, submit
 
-    names = load_serving_names()
     params = parse_params(args.param)
     if args.config or not args.package:
         config = load_config(args.config or DEFAULT_CLUSTER_CONFIG, check_data=False)
@@ -195,7 +193,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         run_name=args.run_name,
         namespace=args.namespace,
         recurring_cron=args.recurring,
-        service_account=args.service_account or names.pusher_service_account,
+        service_account=args.service_account,
     )
     print(url)
     return 0
@@ -282,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--recurring", metavar="CRON", help="create a recurring run with this cron expression"
     )
-    submit.add_argument("--service-account", help="run as this ServiceAccount (default: the pusher's)")
+    submit.add_argument(
+        "--service-account",
+        help="run as this ServiceAccount (default: the KFP profile's; the push step uses the pusher's token)",
+    )
     submit.set_defaults(func=cmd_submit)
 
     models = add_command("models", help="list the registry's versions with their metrics")
@@ -293,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also read which version the serving object serves (kubeconfig)",
     )
-    models.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
+    models.add_argument(
+        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
+    )
     models.set_defaults(func=cmd_models)
 
     rollback = add_command("rollback", help="point serving back at the previous (or a given) version")
@@ -302,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument(
         "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
     )
-    rollback.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
+    rollback.add_argument(
+        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
+    )
     rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
 

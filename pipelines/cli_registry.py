@@ -43,7 +43,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
             f"{meta.get('run_id', '')}"
         )
-    target = args.target or config.serving.target
+    target = args.target or config.serving.rollout_target
     if args.cluster and target != "none":
         from mlpipe.components.serving import load_serving_names
         from mlpipe.components.serving_state import describe, serving_state
@@ -57,7 +57,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from mlpipe.components.serving import load_serving_names
 
     config, registry = _registry_for(args.config, args.registry)
-    target = args.target or config.serving.target
+    target = args.target or config.serving.rollout_target
     result = rollback(
         registry, config.model_name, target, load_serving_names(), to=args.to, wait=_wait(args, config)
     )
@@ -82,7 +82,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from mlpipe.components.serving import load_serving_names
 
     config, registry = _registry_for(args.config, args.registry)
-    target = args.target or config.serving.target
+    target = args.target or config.serving.rollout_target
     result = promote(registry, config.model_name, target, load_serving_names(), wait=_wait(args, config))
     print(f"promoted {config.model_name} version {result['version']}: target {json.dumps(result['serving'])}")
     return 0

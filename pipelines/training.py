@@ -26,7 +26,7 @@ from mlpipe.components.statistics.component import statistics
 from mlpipe.components.train.component import train
 from mlpipe.components.tune.component import tune, tune_choose, tune_plan, tune_trial
 from mlpipe.components.validate.component import validate, validation_gate
-from mlpipe.pipelines.platform import object_store_access, resources, training_placement
+from mlpipe.pipelines.platform import object_store_access, pusher_identity, resources, training_placement
 
 PIPELINE_NAME = "mlpipe-training"
 
@@ -132,6 +132,6 @@ def build_pipeline(config: DatasetConfig, names: ServingNames, parallel_tuning: 
         push_task.set_display_name("push").set_caching_options(False).set_retry(
             num_retries=2, backoff_duration="30s"
         )
-        object_store_access(resources(push_task, "small"))
+        pusher_identity(object_store_access(resources(push_task, "small")))
 
     return training_pipeline

@@ -55,7 +55,7 @@ def push(
         model_blessing,
         infra,
         open_registry(dataset.registry.uri, os.environ),
-        dataset.serving.target,
+        dataset.serving.rollout_target,
         ServingNames(**serving_names),
         run_id=run_id,
         statistics_dir=statistics.path,

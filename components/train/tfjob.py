@@ -38,7 +38,7 @@ def render_tfjob(
 ) -> dict:
     """The TFJob: `settings.workers` identical workers, registry credentials from the Secret
     (by name, never a value), no retries (a failed step is retried by the pipeline)."""
-    secret = names.credentials_secret
+    secret = names.pipeline_credentials_secret
     env = [
         {"name": ENDPOINT, "value": names.registry_endpoint},
         {"name": SECURE, "value": str(names.registry_secure).lower()},

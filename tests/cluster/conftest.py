@@ -14,7 +14,7 @@ from mlpipe.components.serving import load_serving_names
 REPO = Path(__file__).resolve().parents[2]
 NAMES = load_serving_names()
 KUBEFLOW_NAMES = load_serving_names(overrides=REPO / "manifests" / "overlays" / "kubeflow" / "params.env")
-OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES}
+OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES, "kind-blue-green": NAMES}
 
 
 def kserve_crd() -> Path:
@@ -87,7 +87,8 @@ def kind_cluster(control_plane):
 
 @pytest.fixture(scope="session")
 def tfjobs(kind_cluster):
-    """The kind overlay deployed (trainer RBAC included) and training-operator's real TFJob CRD
+    """The kind overlay deployed (trainer RBAC included), KFP standalone's run account
+    (`pipeline-runner`, which KFP's install creates) and training-operator's real TFJob CRD
     installed (no operator runs: tests write the status as it would)."""
     from servers import server_binaries
 
@@ -101,16 +102,35 @@ def tfjobs(kind_cluster):
         ).stdout,
         "the TFJob CRD to be established",
     )  # fmt: skip
+    plane.kubectl("create", "serviceaccount", RUN_ACCOUNT, "-n", kind_cluster.names.pipeline_namespace)
     return kind_cluster
+
+
+RUN_ACCOUNT = "pipeline-runner"  # the account KFP standalone runs every step with
+
+
+def run_api(cluster):
+    """A kubernetes ApiClient with the token of the account runs execute with (a step's view)."""
+    return cluster.plane.api_client(cluster.plane.token(cluster.names.pipeline_namespace, RUN_ACCOUNT))
 
 
 @pytest.fixture(scope="session")
 def kubeflow_cluster(tmp_path_factory):
     """The kubeflow overlay (KServe InferenceService, its real CRD) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kubeflow")
+
+
+@pytest.fixture(scope="session")
+def blue_green_cluster(tmp_path_factory):
+    """The kind-blue-green overlay (two colour Deployments, one Service) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kind-blue-green")
+
+
+def _own_plane(tmp_path_factory, overlay: str):
     from servers import ControlPlane
 
-    plane = ControlPlane(tmp_path_factory.mktemp("kubeflow-plane"))
+    plane = ControlPlane(tmp_path_factory.mktemp(f"{overlay}-plane"))
     try:
-        yield _deploy(plane, "kubeflow")
+        yield _deploy(plane, overlay)
     finally:
         plane.stop()

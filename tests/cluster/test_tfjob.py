@@ -14,7 +14,7 @@ import pytest
 from mlpipe.components.config import DistributedTraining
 from mlpipe.components.train import tfjob
 
-from .conftest import pusher_api
+from .conftest import pusher_api, run_api
 
 pytestmark = pytest.mark.cluster
 
@@ -47,7 +47,7 @@ RUNNING = {"type": "Running", "status": "True", "reason": "TFJobRunning", "messa
 
 
 def test_the_rendered_tfjob_passes_the_crd_validation_as_the_runs_account(tfjobs):
-    api = pusher_api(tfjobs)
+    api = run_api(tfjobs)
     body = _body(tfjobs, "train-adult-valid")
     tfjob.create(body, api)
     stored = _job(tfjobs, "train-adult-valid")
@@ -58,7 +58,7 @@ def test_the_rendered_tfjob_passes_the_crd_validation_as_the_runs_account(tfjobs
     assert (worker["replicas"], container["name"], container["image"]) == (2, "tensorflow", IMAGE)
     assert container["command"] == ["python", "-m", "mlpipe.components.train"]
     secret_refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
-    assert secret_refs == {tfjobs.names.credentials_secret}  # credentials by reference only
+    assert secret_refs == {tfjobs.names.pipeline_credentials_secret}  # credentials by reference only
 
     # the CRD's schema is enforced: a misspelt field and a wrong type are refused, not dropped
     from kubernetes.client.exceptions import ApiException
@@ -74,10 +74,11 @@ def test_the_rendered_tfjob_passes_the_crd_validation_as_the_runs_account(tfjobs
 
 
 def test_the_runs_account_may_create_and_read_tfjobs_in_the_pipeline_namespace_only(tfjobs):
+    """And nothing more; the pusher's account, whose token only the push step mounts, none."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    api = pusher_api(tfjobs)
+    api = run_api(tfjobs)
     names = tfjobs.names
     tfjob.create(_body(tfjobs, "train-adult-rbac"), api)
     assert (
@@ -93,6 +94,9 @@ def test_the_runs_account_may_create_and_read_tfjobs_in_the_pipeline_namespace_o
         ),
         lambda: custom.list_namespaced_custom_object(group, version, names.pipeline_namespace, "pytorchjobs"),
     ]  # fmt: skip
+    pusher = pusher_api(tfjobs)
+    denied.append(lambda: tfjob.create(_body(tfjobs, "train-adult-pusher"), pusher))
+    denied.append(lambda: tfjob.get("train-adult-rbac", names.pipeline_namespace, pusher))
     for attempt in denied:
         with pytest.raises(ApiException) as refused:
             attempt()
@@ -100,7 +104,7 @@ def test_the_runs_account_may_create_and_read_tfjobs_in_the_pipeline_namespace_o
 
 
 def _waiting(tfjobs, name: str, timeout: float) -> tuple[threading.Thread, dict]:
-    api = pusher_api(tfjobs)
+    api = run_api(tfjobs)
     namespace = tfjobs.names.pipeline_namespace
     result: dict = {}
 
@@ -117,7 +121,7 @@ def _waiting(tfjobs, name: str, timeout: float) -> tuple[threading.Thread, dict]
 
 
 def test_the_wait_returns_when_the_operator_reports_succeeded(tfjobs):
-    tfjob.create(_body(tfjobs, "train-adult-ok"), pusher_api(tfjobs))
+    tfjob.create(_body(tfjobs, "train-adult-ok"), run_api(tfjobs))
     thread, result = _waiting(tfjobs, "train-adult-ok", 60)
     _write_status(tfjobs, "train-adult-ok", [CREATED, RUNNING])
     thread.join(timeout=1.0)
@@ -130,7 +134,7 @@ def test_the_wait_returns_when_the_operator_reports_succeeded(tfjobs):
 
 
 def test_the_wait_fails_with_the_operators_reason(tfjobs):
-    tfjob.create(_body(tfjobs, "train-adult-failed"), pusher_api(tfjobs))
+    tfjob.create(_body(tfjobs, "train-adult-failed"), run_api(tfjobs))
     thread, result = _waiting(tfjobs, "train-adult-failed", 60)
     failed = {
         "type": "Failed", "status": "True", "reason": "TFJobFailed",
@@ -147,7 +151,7 @@ def test_the_wait_fails_with_the_operators_reason(tfjobs):
 
 
 def test_the_wait_gives_up_after_its_timeout_naming_the_last_status(tfjobs):
-    tfjob.create(_body(tfjobs, "train-adult-stuck"), pusher_api(tfjobs))
+    tfjob.create(_body(tfjobs, "train-adult-stuck"), run_api(tfjobs))
     thread, result = _waiting(tfjobs, "train-adult-stuck", 1.5)
     thread.join(timeout=30)
     error = result.get("error")

@@ -19,7 +19,7 @@ import pytest
 from mlpipe.components.config_io import load_config
 from mlpipe.components.train.core import METADATA_FILE, SAVED_MODEL_DIR
 
-from .conftest import pusher_api, wait_for
+from .conftest import run_api, wait_for
 from .test_tfjob import CREATED, RUNNING, _write_status
 
 pytestmark = [pytest.mark.cluster, pytest.mark.s3, pytest.mark.slow]
@@ -83,7 +83,7 @@ def test_the_train_step_trains_through_a_tfjob_and_collects_the_chiefs_model(
             result["train"] = train_as_tfjob(
                 config, tmp_path / "examples", adult.schema, tmp_path / "hp.json",
                 tmp_path / "model", tmp_path / "tensorboard", names, "localhost:5001/mlpipe-tf:test",
-                fingerprint="f" * 64, api=pusher_api(tfjobs), environ=s3_server.environ(),
+                fingerprint="f" * 64, api=run_api(tfjobs), environ=s3_server.environ(),
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001  handed to the test
             result["error"] = exc

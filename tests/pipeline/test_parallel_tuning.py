@@ -57,7 +57,7 @@ def test_a_distributed_train_step_gets_its_workers_image_and_the_object_store(re
     (secret,) = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"][
         "secretAsEnv"
     ]
-    assert secret["secretName"] == "mlpipe-minio-credentials"  # by name: no value in the IR
+    assert secret["secretName"] == "mlpipe-registry-pipeline"  # by name: no value in the IR
 
 
 @pytest.mark.parametrize(("parallel_trials", "for_cluster"), [(0, True), (3, False)])

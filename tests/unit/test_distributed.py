@@ -68,7 +68,7 @@ def test_the_tfjob_runs_the_train_entry_point_on_every_worker_with_credentials_b
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "3Gi"}
     # secrets by name only: no value in the manifest
     refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e]
-    assert {r["name"] for r in refs} == {NAMES.credentials_secret}
+    assert {r["name"] for r in refs} == {NAMES.pipeline_credentials_secret}
     assert all("value" not in e for e in container["env"] if "valueFrom" in e)
 
 
