@@ -120,12 +120,23 @@ class SearchSpace(_Model):
         return [(k, v) for k, v in self.model_dump().items() if v]
 
 
+class DistributedTraining(_Model):
+    """On a cluster, train as a Kubeflow TFJob (training-operator v1) of `workers` pods under
+    MultiWorkerMirroredStrategy; 1 trains in the step's own pod. Locally, one process trains."""
+
+    workers: int = Field(1, ge=1)
+    timeout_seconds: float = Field(3600, gt=0)  # the whole job: start, train, upload
+    cpu: str = "1"  # per worker, request and limit
+    memory: str = "4Gi"
+
+
 class TrainingConfig(_Model):
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(256, ge=1)
     seed: int = 42
     early_stopping_patience: int = Field(2, ge=0)
     hyperparameters: HyperParameters = HyperParameters()
+    distributed: DistributedTraining = DistributedTraining()
 
 
 class TuningConfig(_Model):
@@ -134,6 +145,9 @@ class TuningConfig(_Model):
     max_trials: int = Field(3, ge=1)
     epochs_per_trial: int = Field(2, ge=1)
     search_space: SearchSpace = SearchSpace()
+    # On a cluster, > 0 runs the trials as a ParallelFor fan-out, this many at once (random search
+    # only: trials are planned up front); 0, and every local run, searches in one pod, trial by trial.
+    parallel_trials: int = Field(0, ge=0)
 
 
 class FairnessGate(_Model):
@@ -274,6 +288,12 @@ def _check_consistency(config: DatasetConfig) -> None:
                 f"fairness gate metric '{gate.metric}' is not computed by the evaluation "
                 f"(e.g. {examples}; rates at the fairness_thresholds)",
             )
+    if config.tuning.parallel_trials and config.tuning.algorithm != "random":
+        raise _Inconsistent(
+            "tuning.parallel_trials",
+            f"parallel trials are planned up front, which only random search allows; algorithm "
+            f"'{config.tuning.algorithm}' learns from earlier trials (set parallel_trials: 0)",
+        )
     if config.serving.strategy == "blue-green" and config.serving.target != "deployment":
         raise _Inconsistent(
             "serving.strategy", f"blue-green needs serving.target: deployment, not {config.serving.target}"

@@ -35,7 +35,7 @@ def compile_pipeline(config: DatasetConfig, output: str | Path, for_cluster: boo
 
     if for_cluster:
         check_for_cluster(config)
-    pipeline = build_pipeline(config)
+    pipeline = build_pipeline(config, parallel_tuning=for_cluster)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))

@@ -10,26 +10,38 @@ reports; `validation_gate` stops a run on rejected data, and push skips an
 unblessed model and says why, as TFX's Pusher does (kfp.local runs no dsl.If).
 """
 
+import dataclasses
+
 from kfp import dsl
 
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.component import evaluate
+from mlpipe.components.images import TF_IMAGE
 from mlpipe.components.infra_validate.component import infra_validate
 from mlpipe.components.ingest.component import ingest
 from mlpipe.components.push.component import push
 from mlpipe.components.schema.component import schema
+from mlpipe.components.serving import load_serving_names
 from mlpipe.components.statistics.component import statistics
 from mlpipe.components.train.component import train
-from mlpipe.components.tune.component import tune
+from mlpipe.components.tune.component import tune, tune_choose, tune_plan, tune_trial
 from mlpipe.components.validate.component import validate, validation_gate
 from mlpipe.pipelines.platform import object_store_access, pusher_identity, resources, training_placement
 
 PIPELINE_NAME = "mlpipe-training"
 
 
-def build_pipeline(config: DatasetConfig):
-    """The training pipeline with `config` (its run input) as default."""
+def build_pipeline(config: DatasetConfig, parallel_tuning: bool = False):
+    """The training pipeline with `config` (its run input) as default.
+
+    `parallel_tuning` (a cluster's IR with `tuning.parallel_trials` > 0): the trials fan out as a
+    `dsl.ParallelFor`, `parallel_trials` at once, and `tune_choose` collects them; kfp.local (2.13)
+    runs no ParallelFor, so local runs keep the one-pod search."""
     default_config = config.run_input()
+    # where a TFJob's workers exchange inputs and the model with the train step (params.env)
+    cluster_names = dataclasses.asdict(load_serving_names())
+    parallelism = config.tuning.parallel_trials if parallel_tuning else 0
+    distributed = config.training.distributed.workers > 1  # a TFJob: its workers use the object store
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -67,17 +79,32 @@ def build_pipeline(config: DatasetConfig):
         gate_task = validation_gate(anomalies=validate_task.outputs["anomalies"])
         resources(gate_task.set_display_name("validation_gate"), "small").set_caching_options(False)
 
-        tune_task = tune(config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
-        tune_task.after(gate_task)
-        training_placement(resources(tune_task.set_display_name("tune"), "train"))
+        if parallelism:
+            plan_task = tune_plan(config=config, enable_tuning=enable_tuning)
+            resources(plan_task.set_display_name("tune_plan").after(gate_task), "small")
+            with dsl.ParallelFor(plan_task.output, parallelism=parallelism) as trial:
+                trial_task = tune_trial(config=config, examples=ingest_task.outputs["examples"], trial=trial)
+                training_placement(resources(trial_task.set_display_name("tune_trial"), "train"))
+            tune_task = tune_choose(config=config, results=dsl.Collected(trial_task.output))
+            resources(tune_task.set_display_name("tune"), "small")
+        else:
+            tune_task = tune(
+                config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning
+            )
+            tune_task.after(gate_task)
+            training_placement(resources(tune_task.set_display_name("tune"), "train"))
 
         train_task = train(
             config=config,
             examples=ingest_task.outputs["examples"],
             schema=schema_task.outputs["schema"],
             hyperparameters=tune_task.outputs["hyperparameters"],
+            serving_names=cluster_names,
+            worker_image=TF_IMAGE,  # the TFJob's workers run this step's image
         )
         training_placement(resources(train_task.set_display_name("train"), "train"))
+        if distributed:
+            object_store_access(train_task)
 
         evaluate_task = evaluate(
             config=config,

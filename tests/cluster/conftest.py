@@ -124,6 +124,35 @@ def kind_cluster(control_plane):
 
 
 @pytest.fixture(scope="session")
+def tfjobs(kind_cluster):
+    """The kind overlay deployed (trainer RBAC included), KFP standalone's run account
+    (`pipeline-runner`, which KFP's install creates) and training-operator's real TFJob CRD
+    installed (no operator runs: tests write the status as it would)."""
+    from servers import server_binaries
+
+    plane = kind_cluster.plane
+    crd = Path(server_binaries("tfjob-crd")["tfjob-crd"])
+    plane.kubectl("apply", "--server-side", "-f", str(crd))
+    wait_for(
+        lambda: "True" in plane.kubectl(
+            "get", "crd", "tfjobs.kubeflow.org",
+            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
+        ).stdout,
+        "the TFJob CRD to be established",
+    )  # fmt: skip
+    plane.kubectl("create", "serviceaccount", RUN_ACCOUNT, "-n", kind_cluster.names.pipeline_namespace)
+    return kind_cluster
+
+
+RUN_ACCOUNT = "pipeline-runner"  # the account KFP standalone runs every step with
+
+
+def run_api(cluster):
+    """A kubernetes ApiClient with the token of the account runs execute with (a step's view)."""
+    return cluster.plane.api_client(cluster.plane.token(cluster.names.pipeline_namespace, RUN_ACCOUNT))
+
+
+@pytest.fixture(scope="session")
 def kubeflow_cluster(tmp_path_factory):
     """The kubeflow overlay (KServe InferenceService, its real CRD) on a control plane of its own."""
     yield from _own_plane(tmp_path_factory, "kubeflow")

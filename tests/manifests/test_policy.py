@@ -28,6 +28,10 @@ PINNED_IMAGE = re.compile(
     r"^[a-z0-9.\-:/_]+(:[\w][\w.\-]{0,127})(@sha256:[0-9a-f]{64})?$|^[^@]+@sha256:[0-9a-f]{64}$"
 )
 NAMES = ("base", "kind", "kubeflow", "kind-blue-green")
+# What a run may do with TFJobs (distributed training): create and read them, in the pipeline
+# namespace only; bound to the account runs execute with (KFP standalone / a Kubeflow profile).
+TRAINER_RULES = [{"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"], "verbs": ["create", "get"]}]
+RUN_ACCOUNT = {"kubeflow": "default-editor"}  # elsewhere KFP standalone's pipeline-runner
 
 
 def names_for(overlay: str):
@@ -119,9 +123,12 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
     objects = rendered[name]
     names = names_for(name)
     assert not find(objects, "ClusterRole") and not find(objects, "ClusterRoleBinding")
-    roles = find(objects, "Role")
-    assert [r["metadata"]["name"] for r in roles] == ["mlpipe-pusher"]
-    role = roles[0]
+    roles = {r["metadata"]["name"]: r for r in find(objects, "Role")}
+    assert sorted(roles) == ["mlpipe-pusher", "mlpipe-trainer"]
+    trainer = roles["mlpipe-trainer"]
+    assert trainer["metadata"]["namespace"] == names.pipeline_namespace
+    assert trainer["rules"] == TRAINER_RULES
+    role = roles["mlpipe-pusher"]
     assert role["metadata"]["namespace"] == names.namespace
     names_rule = {
         "apiGroups": [""],
@@ -167,7 +174,19 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
 
     # one binding: the pusher's account to the pusher Role; it gets no pipeline-runner rights, as no
     # run executes with it (the push step mounts its token)
-    (binding,) = find(objects, "RoleBinding")
+    bindings = {b["metadata"]["name"]: b for b in find(objects, "RoleBinding")}
+    assert sorted(bindings) == ["mlpipe-pusher", "mlpipe-trainer"]
+    trainer_binding = bindings["mlpipe-trainer"]
+    assert trainer_binding["metadata"]["namespace"] == names.pipeline_namespace
+    assert trainer_binding["roleRef"]["name"] == "mlpipe-trainer"
+    assert trainer_binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": RUN_ACCOUNT.get(name, "pipeline-runner"),
+            "namespace": names.pipeline_namespace,
+        }
+    ]
+    binding = bindings["mlpipe-pusher"]
     assert binding["metadata"]["namespace"] == names.namespace
     assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) == ("Role", "mlpipe-pusher")
     assert binding["subjects"] == [

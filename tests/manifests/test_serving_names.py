@@ -228,9 +228,14 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
     assert one(objects, "Namespace")["metadata"]["name"] == "ns-x"
     account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "pusher"})
     assert (account["metadata"]["name"], account["metadata"]["namespace"]) == ("pusher-x", pipeline_namespace)
-    for binding in find(objects, "RoleBinding"):
+    for binding in find(objects, "RoleBinding", {"app.kubernetes.io/component": "pusher"}):
         assert binding["subjects"][0]["name"] == "pusher-x", ref(binding)
-    role = one(objects, "Role")
+    trainer = one(objects, "RoleBinding", {"app.kubernetes.io/component": "trainer"})
+    assert trainer["metadata"]["namespace"] == trainer["subjects"][0]["namespace"] == pipeline_namespace
+    assert one(objects, "Role", {"app.kubernetes.io/component": "trainer"})["metadata"]["namespace"] == (
+        pipeline_namespace
+    )
+    role = one(objects, "Role", {"app.kubernetes.io/component": "pusher"})
     if overlay == "kind-blue-green":
         assert [r["resourceNames"] for r in role["rules"]] == [
             ["deploy-x-blue", "deploy-x-green"],
