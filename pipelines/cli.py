@@ -314,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--target", choices=["deployment", "kserve"], help="default: the config's")
     promote.add_argument("--wait", type=float, help=WAIT_HELP)
     promote.set_defaults(func=cmd_promote)
+
+    from mlpipe.pipelines.cli_monitor import add_monitor_command
+
+    add_monitor_command(add_command, DEFAULT_CONFIG)
     return parser
 
 

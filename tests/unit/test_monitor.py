@@ -1,0 +1,169 @@
+"""Monitoring a served model batch by batch: signals, history, decision, dashboard.
+
+The served model is the shared one (tests/unit/conftest.py: 16,000 Adult rows, evaluated with
+TFMA, pushed with its statistics). Batches are rows of the real Adult test file after the 3,000
+its eval split holds, with an `id` column; labels arrive one batch late.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlpipe.components.config_io import load_config
+from mlpipe.components.errors import UserInputError
+from mlpipe.components.monitor.core import history_records, monitor_batch
+from mlpipe.components.monitor.dashboard import render_dashboard
+from mlpipe.components.monitor.history import History
+from mlpipe.components.registry import LocalRegistry
+
+BATCH_ROWS = 2_000
+FIRST_ROW = 3_000  # the eval split of the served model is the file's first 3,000 rows
+LABEL = "Y"
+
+
+@pytest.fixture
+def monitored(tmp_path, served_model, adult_examples, write_config):
+    """A config whose registry is a fresh copy of the served model's, with `monitoring.id_column`."""
+    registry = tmp_path / "registry"
+    shutil.copytree(served_model.registry, registry)
+    sample = adult_examples.sample
+    config_path = write_config(
+        tmp_path / "config",
+        {
+            "data": {"train": str(sample.train), "eval": str(sample.eval)},
+            "registry.uri": str(registry),
+            "training.epochs": 4,
+            "tuning.enabled": False,
+            "monitoring": {"id_column": "id", "consecutive_batches": 2, "min_labelled_rows": 500},
+        },
+    )
+    return config_path, registry
+
+
+@pytest.fixture(scope="module")
+def test_rows(adult_test_frame) -> pd.DataFrame:
+    frame = adult_test_frame.iloc[FIRST_ROW:].reset_index(drop=True)
+    frame.insert(0, "id", [f"r{FIRST_ROW + i}" for i in range(len(frame))])
+    return frame
+
+
+def _write_batch(folder, index: int, rows: pd.DataFrame, change=None):
+    """Batch `index`: its rows without the label (serving data) and, apart, its labels."""
+    frame = rows.iloc[index * BATCH_ROWS : (index + 1) * BATCH_ROWS].copy()
+    if change is not None:
+        frame = change(frame)
+    folder.mkdir(parents=True, exist_ok=True)
+    batch = folder / f"batch{index}.csv"
+    frame.drop(columns=[LABEL]).to_csv(batch, index=False)
+    labels = folder / f"labels{index}.csv"
+    frame[["id", LABEL]].to_csv(labels, index=False)
+    return batch, labels
+
+
+def _older(years: int):
+    def change(frame):
+        frame["age"] = (frame["age"].astype(int) + years).astype(str)
+        return frame
+
+    return change
+
+
+def _then(*changes):
+    def change(frame):
+        for c in changes:
+            frame = c(frame)
+        return frame
+
+    return change
+
+
+def _new_category(frame):
+    chosen = np.random.default_rng(0).random(len(frame)) < 0.2
+    frame.loc[chosen, "workclass"] = "Gig-economy"
+    return frame
+
+
+def _no_education_num(frame):
+    return frame.drop(columns=["education-num"])
+
+
+SEQUENCE = [  # (change of the batch, batch whose labels arrive with it)
+    (None, None),
+    (None, 0),
+    (_older(2), None),  # a small shift: within the bound
+    (_older(8), 1),  # over the bound: alarm
+    (_then(_older(12), _new_category), 2),  # over twice in a row: retrain
+    (_then(_older(12), _no_education_num), 3),
+]
+
+
+def test_a_drifting_sequence_alarms_then_decides_to_retrain(tmp_path, monitored, test_rows):
+    config_path, registry = monitored
+    config = load_config(config_path)
+    records = []
+    for index, (change, labelled) in enumerate(SEQUENCE):
+        batch, _ = _write_batch(tmp_path / "data", index, test_rows, change)
+        labels = None if labelled is None else tmp_path / "data" / f"labels{labelled}.csv"
+        records.append(monitor_batch(config, str(batch), {}, labels=str(labels) if labels else None))
+    verdicts = [r["decision"]["verdict"] for r in records]
+    # clean batches and the small shift: no alarm
+    assert verdicts[:3] == ["ok", "ok", "ok"], [r["crossed"] for r in records[:3]]
+    # the growing shift: an alarm first, the decision when the rule (2 in a row) first holds
+    assert verdicts[3] == "alarm" and "drift:age" in [c["signal"] for c in records[3]["crossed"]]
+    assert verdicts[4] == "retrain" and records[4]["decision"]["retrain"]
+    assert "drift:age" in records[4]["decision"]["signals"]
+    assert any("age" in reason and "2 consecutive" in reason for reason in records[4]["decision"]["reasons"])
+    crossed4 = {c["signal"] for c in records[4]["crossed"]}
+    assert {"unseen:workclass", "schema:workclass"} <= crossed4  # the new category, flagged at once
+    crossed5 = {c["signal"] for c in records[5]["crossed"]}
+    assert {"missing:education_num", "schema:education_num"} <= crossed5  # the missing column
+    assert records[5]["quality"]["missing"]["education_num"] == 1.0
+    # labels one batch late: performance against the model card
+    assert records[0]["performance"] is None and records[1]["labelled_rows"] == BATCH_ROWS
+    performance = records[1]["performance"]
+    assert performance["rows"] == BATCH_ROWS
+    assert performance["card_auc"] == pytest.approx(served_auc(registry, config))
+    assert 0.8 < performance["auc"] <= 1.0 and abs(performance["auc_drop"]) < 0.05
+    assert {"overall", "sex:Female", "sex:Male"} <= set(performance["metrics"])
+    assert set(performance["fairness"]) == {"sex/auc", "sex/false_positive_rate@0.5", "race/auc"}
+    assert records[3]["labelled_rows"] == 2 * BATCH_ROWS  # labels of batches 0 and 1 both joined
+    # prediction figures on every batch
+    for r in records:
+        assert r["predictions"]["bad_fraction"] == 0.0 and 0.0 < r["predictions"]["mean"] < 1.0
+        assert sum(r["predictions"]["histogram"]) == BATCH_ROWS
+    # the history: one object per batch, in order, never rewritten
+    history = History(LocalRegistry(registry), config.model_name, 1)
+    assert [r["key"] for r in history.records()] == [r["key"] for r in records]
+    assert len(history.names("data")) == len(SEQUENCE) and len(history.names("feedback")) == 4
+    assert not history.create(f"batches/{records[0]['key']}.json", b"{}")
+    assert history_records(config, {}) == history.records()
+    # the dashboard shows every batch
+    page = render_dashboard(config, history.records())
+    assert 'data-verdict="retrain"' in page and "drift:age" in page
+    assert page.count('id="chart-drift-') == len(config.feature_keys)
+
+
+def served_auc(registry, config) -> float:
+    return LocalRegistry(registry).metadata(config.model_name, 1)["overall_auc"]
+
+
+def test_nothing_served_is_one_clear_error(tmp_path, write_config, adult):
+    config = load_config(write_config(tmp_path / "c", {"registry.uri": str(tmp_path / "empty")}))
+    with pytest.raises(UserInputError, match="nothing serves adult_income"):
+        monitor_batch(config, str(adult.test), {})
+
+
+def test_labels_without_an_id_column_are_refused(tmp_path, monitored, test_rows):
+    config_path, _ = monitored
+    config = load_config(config_path)
+    batch, labels = _write_batch(tmp_path / "data", 0, test_rows)
+    bad = tmp_path / "bad-labels.csv"
+    pd.read_csv(labels).drop(columns=["id"]).to_csv(bad, index=False)
+    with pytest.raises(UserInputError, match="column 'id' is not in the labels file"):
+        monitor_batch(config, str(batch), {}, labels=str(bad))
+    # nothing was appended for the refused batch
+    assert History(LocalRegistry(config.registry.uri), config.model_name, 1).records() == []
