@@ -8,6 +8,9 @@ its eval split holds, with an `id` column; labels arrive one batch late.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,9 +28,7 @@ FIRST_ROW = 3_000  # the eval split of the served model is the file's first 3,00
 LABEL = "Y"
 
 
-@pytest.fixture
-def monitored(tmp_path, served_model, adult_examples, write_config):
-    """A config whose registry is a fresh copy of the served model's, with `monitoring.id_column`."""
+def _monitored(tmp_path, served_model, adult_examples, write_config):
     registry = tmp_path / "registry"
     shutil.copytree(served_model.registry, registry)
     sample = adult_examples.sample
@@ -42,6 +43,12 @@ def monitored(tmp_path, served_model, adult_examples, write_config):
         },
     )
     return config_path, registry
+
+
+@pytest.fixture
+def monitored(tmp_path, served_model, adult_examples, write_config):
+    """A config whose registry is a fresh copy of the served model's, with `monitoring.id_column`."""
+    return _monitored(tmp_path, served_model, adult_examples, write_config)
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +108,24 @@ SEQUENCE = [  # (change of the batch, batch whose labels arrive with it)
 ]
 
 
-def test_a_drifting_sequence_alarms_then_decides_to_retrain(tmp_path, monitored, test_rows):
-    config_path, registry = monitored
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory, served_model, adult_examples, write_config, test_rows):
+    """SEQUENCE monitored in order: `config`, `registry`, `records`, `data` (the batch files)."""
+    tmp_path = tmp_path_factory.mktemp("sequence")
+    config_path, registry = _monitored(tmp_path, served_model, adult_examples, write_config)
     config = load_config(config_path)
     records = []
     for index, (change, labelled) in enumerate(SEQUENCE):
         batch, _ = _write_batch(tmp_path / "data", index, test_rows, change)
         labels = None if labelled is None else tmp_path / "data" / f"labels{labelled}.csv"
         records.append(monitor_batch(config, str(batch), {}, labels=str(labels) if labels else None))
+    return types.SimpleNamespace(
+        config=config, config_path=config_path, registry=registry, records=records, data=tmp_path / "data"
+    )
+
+
+def test_a_drifting_sequence_alarms_then_decides_to_retrain(sequence):
+    config, registry, records = sequence.config, sequence.registry, sequence.records
     verdicts = [r["decision"]["verdict"] for r in records]
     # clean batches and the small shift: no alarm
     assert verdicts[:3] == ["ok", "ok", "ok"], [r["crossed"] for r in records[:3]]
@@ -167,3 +184,53 @@ def test_labels_without_an_id_column_are_refused(tmp_path, monitored, test_rows)
         monitor_batch(config, str(batch), {}, labels=str(bad))
     # nothing was appended for the refused batch
     assert History(LocalRegistry(config.registry.uri), config.model_name, 1).records() == []
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed by scripts/install-chromium.sh when missing (fails in CI without)."""
+    from servers import unavailable
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "install-chromium.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        unavailable("chromium", done.stderr.strip()[-800:])
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _browser(chromium: str, *args: str) -> subprocess.CompletedProcess:
+    """Headless chromium with every host unresolvable: the page must render with no network."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND"]
+    return subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_dashboard_renders_every_chart_in_a_headless_browser(tmp_path, sequence, chromium):
+    from PIL import Image
+
+    config, records = sequence.config, sequence.records
+    page = tmp_path / "dashboard.html"
+    page.write_text(render_dashboard(config, records))
+    text = page.read_text()
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in text
+    dom = _browser(chromium, "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert 'data-verdict="retrain"' in html and "RETRAIN" in html
+    for kind in config.monitoring.charts:  # every configured chart kind is on the page
+        assert f'data-chart="{kind}"' in html, kind
+    for feature in config.feature_keys:
+        assert f'id="chart-drift-{feature}"' in html
+    for chart in ("chart-missing", "chart-prediction-mean", "chart-prediction-distribution",
+                  "chart-performance-auc", "chart-performance-false_positive_rate", "chart-fairness-sex-auc"):  # fmt: skip
+        assert f'id="{chart}"' in html, chart
+    # every batch is on the time axis: one point per batch on the drift line of age
+    age_chart = html.split('id="chart-drift-age"', 1)[1].split("</svg>", 1)[0]
+    assert age_chart.count("<circle") == len(records)
+    shot = tmp_path / "dashboard.png"
+    done = _browser(chromium, f"--screenshot={shot}", "--window-size=1400,2600", page.as_uri())
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    image = Image.open(shot).convert("RGB")
+    colors = image.getcolors(maxcolors=1 << 20)
+    assert colors is not None and len(colors) > 20, "the screenshot is blank"
+    # the verdict banner on top is drawn in the retrain colour
+    assert image.getpixel((40, 20)) == (0xD6, 0x27, 0x28)
