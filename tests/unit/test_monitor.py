@@ -7,6 +7,7 @@ its eval split holds, with an `id` column; labels arrive one batch late.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import types
@@ -39,6 +40,7 @@ def _monitored(tmp_path, served_model, adult_examples, write_config):
             "registry.uri": str(registry),
             "training.epochs": 4,
             "tuning.enabled": False,
+            "evaluation.max_auc_drop": 0.05,  # the retrained model is judged against the served one
             "monitoring": {"id_column": "id", "consecutive_batches": 2, "min_labelled_rows": 500},
         },
     )
@@ -234,3 +236,31 @@ def test_the_dashboard_renders_every_chart_in_a_headless_browser(tmp_path, seque
     assert colors is not None and len(colors) > 20, "the screenshot is blank"
     # the verdict banner on top is drawn in the retrain colour
     assert image.getpixel((40, 20)) == (0xD6, 0x27, 0x28)
+
+
+@pytest.mark.slow
+def test_mlpipe_monitor_retrain_runs_the_training_pipeline_and_pushes_a_new_version(
+    tmp_path, sequence, test_rows, capsys
+):
+    """After the sequence the rule holds: `mlpipe monitor --retrain` trains on the training data
+    plus the labelled feedback, and the new model is pushed and served."""
+    from mlpipe.pipelines.cli import main
+
+    batch, _ = _write_batch(tmp_path / "data", 6, test_rows, _older(12))
+    runs = tmp_path / "runs"
+    args = ["monitor", "--config", str(sequence.config_path), "--data", str(batch), "--runs", str(runs)]
+    code = main([*args, "--retrain"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "verdict: retrain" in out and "drift:age" in out
+    feedback_rows = 4 * BATCH_ROWS  # the labels of batches 0 to 3
+    assert f"({feedback_rows:,} labelled feedback rows)" in out
+    registry = LocalRegistry(sequence.registry)
+    assert registry.versions(sequence.config.model_name) == [1, 2]
+    assert registry.serving_version(sequence.config.model_name) == 2
+    (run_dir,) = [p for p in runs.iterdir() if (p / "summary.json").is_file() and not p.is_symlink()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "succeeded" and summary["push"]["version"] == 2
+    assert summary["data"]["train_rows"] == 16_000 + feedback_rows
+    (dashboard,) = (runs / "monitoring").glob("*/dashboard.html")
+    assert dashboard.read_text().count("<circle") >= len(SEQUENCE) + 1
