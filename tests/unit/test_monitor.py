@@ -238,6 +238,27 @@ def test_the_dashboard_renders_every_chart_in_a_headless_browser(tmp_path, seque
     assert image.getpixel((40, 20)) == (0xD6, 0x27, 0x28)
 
 
+def test_mlpipe_monitor_shows_steps_and_the_verdict_and_exits_1_when_retraining_is_due(
+    tmp_path, sequence, test_rows, capsys
+):
+    from mlpipe.pipelines.cli import main
+
+    batch, _ = _write_batch(tmp_path / "data", 6, test_rows, _older(12))
+    output = tmp_path / "report"
+    args = ["monitor", "--config", str(sequence.config_path), "--data", str(batch), "--output", str(output)]
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    lines = captured.out.splitlines()
+    for step in ("ingest", "validate", "predict", "dashboard"):  # one quiet line per step
+        assert any(line.startswith("✓") and f" {step} " in line for line in lines), (step, lines)
+    assert "verdict: retrain" in captured.out and "drift:age" in captured.out
+    assert "retraining is due: run again with --retrain" in captured.out
+    record = json.loads((output / "record.json").read_text())
+    assert record["decision"]["streaks"]["drift:age"] >= 3
+    assert (output / "dashboard.html").is_file() and (tmp_path / "report.log").is_file()
+
+
 @pytest.mark.slow
 def test_mlpipe_monitor_retrain_runs_the_training_pipeline_and_pushes_a_new_version(
     tmp_path, sequence, test_rows, capsys
