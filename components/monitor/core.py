@@ -214,7 +214,7 @@ def monitor_batch(
         if feedback_bytes is not None:
             history.append_feedback(key, feedback_bytes)
         history.append_batch(key, record, _gzip(path))
-    log.info("batch %s: %s %s", key, record["decision"]["verdict"], record["decision"]["reasons"])
+    log.debug("batch %s: %s %s", key, record["decision"]["verdict"], record["decision"]["reasons"])
     return record
 
 
