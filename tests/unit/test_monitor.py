@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
@@ -121,8 +122,15 @@ def sequence(tmp_path_factory, served_model, adult_examples, write_config, test_
         batch, _ = _write_batch(tmp_path / "data", index, test_rows, change)
         labels = None if labelled is None else tmp_path / "data" / f"labels{labelled}.csv"
         records.append(monitor_batch(config, str(batch), {}, labels=str(labels) if labels else None))
+    snapshot = tmp_path / "registry-after-sequence"  # as the sequence left it; later tests add to `registry`
+    shutil.copytree(registry, snapshot)
     return types.SimpleNamespace(
-        config=config, config_path=config_path, registry=registry, records=records, data=tmp_path / "data"
+        config=config,
+        config_path=config_path,
+        registry=registry,
+        snapshot=snapshot,
+        records=records,
+        data=tmp_path / "data",
     )
 
 
@@ -324,3 +332,37 @@ def test_the_rule_needs_the_same_signal_over_its_bound_in_consecutive_batches(tm
 def test_a_bad_monitoring_section_fails_on_load_naming_the_key(tmp_path, write_config, changes, key):
     with pytest.raises(UserInputError, match=rf"'{key}"):
         load_config(write_config(tmp_path, changes))
+
+
+@pytest.mark.slow
+def test_the_monitoring_pipeline_runs_under_kfp_local(tmp_path, sequence, test_rows, write_config):
+    """The compiled stages' own code (monitor, retrain) in kfp.local processes, on a copy of the
+    sequence's registry: the rule holds, `retrain: manual` records the decision, the dashboard is
+    the HTML artifact."""
+    from kfp import local
+
+    from mlpipe.pipelines.monitoring import build_monitoring_pipeline
+
+    registry = tmp_path / "registry"
+    shutil.copytree(sequence.snapshot, registry)
+    raw = yaml.safe_load(sequence.config_path.read_text())
+    raw["registry"] = {"uri": str(registry)}
+    config = load_config(write_config(tmp_path / "config", raw=raw))
+    batch, _ = _write_batch(tmp_path / "data", 6, test_rows, _older(12))
+    root = tmp_path / "root"
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    pipeline = build_monitoring_pipeline(config)
+    pipeline(config=config.run_input(), batch=str(batch), labels="", kfp_host="http://127.0.0.1:9")
+    (record_file,) = root.rglob("record/record.json")
+    record = json.loads(record_file.read_text())
+    assert record["decision"]["verdict"] == "retrain" and "drift:age" in record["decision"]["signals"]
+    (action_file,) = root.rglob("action/action.json")
+    action = json.loads(action_file.read_text())
+    assert action["action"] == "recorded" and action["reasons"] == record["decision"]["reasons"]
+    (dashboard,) = [p for p in root.rglob("dashboard") if p.is_file()]
+    assert 'data-verdict="retrain"' in dashboard.read_text()
+    history = History(LocalRegistry(registry), config.model_name, 1)
+    assert (
+        len(history.records())
+        == len(History(LocalRegistry(sequence.registry), config.model_name, 1).records()) + 1
+    )
