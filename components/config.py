@@ -193,6 +193,27 @@ class ServingConfig(_Model):
         return "blue-green" if self.target == "deployment" and self.strategy == "blue-green" else self.target
 
 
+MONITOR_CHARTS = ("drift", "missing", "prediction", "performance", "fairness")
+
+
+class MonitoringConfig(_Model):
+    """`mlpipe monitor`: the bounds of each signal, and when crossing them asks for retraining.
+    Drift and skew bounds are `validation`'s thresholds; a signal is one kind on one feature."""
+
+    id_column: Column | None = None  # joins labels that arrive later to the batch rows they label
+    consecutive_batches: int = Field(2, ge=1)  # a signal over its bound this many batches in a row
+    retrain: Literal["auto", "manual"] = "manual"  # manual: the decision is recorded, nothing run
+    prediction_drift_threshold: float = Field(0.1, ge=0.0)  # Jensen-Shannon of the score histograms
+    max_missing_increase: float = Field(0.05, ge=0.0, le=1.0)  # over the training data's fraction
+    max_out_of_range_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    max_unseen_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    max_bad_predictions: float = Field(0.0, ge=0.0, le=1.0)  # empty or non-finite scores
+    max_auc_drop: float = Field(0.05, ge=0.0)  # below the model card's overall AUC
+    max_fairness_gap_increase: float = Field(0.05, ge=0.0)  # over the model card's gap
+    min_labelled_rows: int = Field(200, ge=1)  # fewer joined labels: no performance figures yet
+    charts: list[Literal[MONITOR_CHARTS]] = list(MONITOR_CHARTS)  # the dashboard's charts
+
+
 class DatasetConfig(_Model):
     name: Annotated[str, Field(pattern=_SAFE_NAME)]
     model_name: Annotated[str, Field(pattern=_SAFE_NAME)]
@@ -213,6 +234,7 @@ class DatasetConfig(_Model):
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
     serving: ServingConfig = ServingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @property
     def label_key(self) -> str:
@@ -298,5 +320,8 @@ def _check_consistency(config: DatasetConfig) -> None:
         raise _Inconsistent(
             "serving.strategy", f"blue-green needs serving.target: deployment, not {config.serving.target}"
         )
+    id_column = config.monitoring.id_column
+    if id_column and (id_column in features or id_column == config.label_key):
+        raise _Inconsistent("monitoring.id_column", f"id column '{id_column}' is a feature or the label")
     if config.schema_path and config.schema_pbtxt:
         raise _Inconsistent("schema_pbtxt", "give schema_path or schema_pbtxt, not both")

@@ -26,6 +26,8 @@ from mlpipe.pipelines.cli_registry import (
 DEFAULT_CONFIG = "configs/adult.yaml"
 DEFAULT_CLUSTER_CONFIG = "configs/adult-cluster.yaml"
 DEFAULT_PACKAGE = "build/training_pipeline.yaml"
+PACKAGES = {"training": DEFAULT_PACKAGE, "monitoring": "build/monitoring_pipeline.yaml"}
+PIPELINE_HELP = "which pipeline: training, or monitoring (one batch: --param batch=s3://...)"
 
 
 def _rounded(value):
@@ -167,7 +169,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from mlpipe.pipelines.submit import compile_components, compile_pipeline
 
     config = load_config(args.config, check_data=False)
-    print(f"wrote {compile_pipeline(config, args.output, for_cluster=not args.local)}")
+    output = args.output or PACKAGES[args.pipeline]
+    print(f"wrote {compile_pipeline(config, output, for_cluster=not args.local, pipeline=args.pipeline)}")
     if args.components:
         for path in compile_components():
             print(f"wrote {path}")
@@ -182,7 +185,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.config or not args.package:
         config = load_config(args.config or DEFAULT_CLUSTER_CONFIG, check_data=False)
         params = cluster_arguments(config, params)
-        package = Path(args.package) if args.package else compile_pipeline(config, DEFAULT_PACKAGE)
+        package = (
+            Path(args.package)
+            if args.package
+            else compile_pipeline(config, PACKAGES[args.pipeline], pipeline=args.pipeline)
+        )
     else:
         package = Path(args.package)
     url = submit(
@@ -251,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CLUSTER_CONFIG,
         help="dataset config: the default of the `config` run parameter",
     )
-    compile_.add_argument("--output", default=DEFAULT_PACKAGE, help="IR YAML to write")
+    compile_.add_argument("--output", help=f"IR YAML to write (default: {PACKAGES})")
+    compile_.add_argument("--pipeline", choices=list(PACKAGES), default="training", help=PIPELINE_HELP)
     compile_.add_argument(
         "--local", action="store_true", help="allow local paths in the config (kfp.local runs, not a cluster)"
     )
@@ -271,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help=f"dataset config sent as the run's `config` (default: {DEFAULT_CLUSTER_CONFIG})"
     )
     submit.add_argument("--package", help="compiled IR YAML (default: compile now)")
+    submit.add_argument("--pipeline", choices=list(PACKAGES), default="training", help=PIPELINE_HELP)
     submit.add_argument("--experiment", default="mlpipe", help="experiment name")
     submit.add_argument("--run-name", help="run name")
     submit.add_argument(
@@ -319,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--target", choices=["deployment", "kserve"], help="default: the config's")
     promote.add_argument("--wait", type=float, help=WAIT_HELP)
     promote.set_defaults(func=cmd_promote)
+
+    from mlpipe.pipelines.cli_monitor import add_monitor_command
+
+    add_monitor_command(add_command, DEFAULT_CONFIG)
     return parser
 
 

@@ -23,19 +23,31 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "MLPIPE_KFP_TOKEN"  # bearer token (e.g. a ServiceAccount token or an OIDC id token)
 COOKIE_ENV = "MLPIPE_KFP_COOKIE"  # session cookie of an authenticated Kubeflow (e.g. authservice_session=...)
-STAGES = ("ingest", "statistics", "schema", "validate", "tune", "train", "evaluate", "infra_validate", "push")
+STAGES = (
+    "ingest", "statistics", "schema", "validate", "tune", "train", "evaluate", "infra_validate", "push",
+    "monitor", "retrain",
+)  # fmt: skip
+PIPELINES = ("training", "monitoring")
 COMPONENTS_DIR = Path(__file__).resolve().parents[1] / "components"
 
 
-def compile_pipeline(config: DatasetConfig, output: str | Path, for_cluster: bool = True) -> Path:
-    """Compile the pipeline with `config` as the default of its `config` run parameter."""
+def compile_pipeline(
+    config: DatasetConfig, output: str | Path, for_cluster: bool = True, pipeline: str = "training"
+) -> Path:
+    """Compile the pipeline (`training` or `monitoring`) with `config` as the default of its
+    `config` run parameter."""
     from kfp import compiler
-
-    from mlpipe.pipelines.training import build_pipeline
 
     if for_cluster:
         check_for_cluster(config)
-    pipeline = build_pipeline(config, parallel_tuning=for_cluster)
+    if pipeline == "monitoring":
+        from mlpipe.pipelines.monitoring import build_monitoring_pipeline
+
+        pipeline = build_monitoring_pipeline(config)
+    else:
+        from mlpipe.pipelines.training import build_pipeline
+
+        pipeline = build_pipeline(config, parallel_tuning=for_cluster)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))
@@ -71,6 +83,10 @@ def cluster_arguments(config: DatasetConfig, params: dict[str, Any]) -> dict[str
     """Run arguments for a cluster: the config (with the data overrides applied) checked, then sent."""
     effective = with_overrides(config, train=params.get("train_data", ""), eval=params.get("eval_data", ""))
     check_for_cluster(effective)
+    for key in ("batch", "labels"):  # the monitoring pipeline's data
+        value = params.get(key)
+        if value and not str(value).startswith("s3://"):
+            raise UserInputError(f"--param {key}={value}: a pod cannot read a local path; upload it (s3://)")
     return {**params, "config": config.run_input()}
 
 

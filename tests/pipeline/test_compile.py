@@ -25,6 +25,8 @@ STAGE_FOLDERS = [
     "evaluate",
     "infra_validate",
     "push",
+    "monitor",
+    "retrain",
 ]
 STAGES = [
     "ingest", "statistics", "schema", "validate", "validation-gate", "tune", "train", "evaluate",
