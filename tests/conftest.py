@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import logging
 import socket
 import threading
 import types
@@ -29,6 +30,18 @@ ADULT_CONFIG = REPO_ROOT / "configs" / "adult.yaml"
 ADULT_SCHEMA = REPO_ROOT / "configs" / "adult.schema.pbtxt"
 
 DELETE = "<delete>"  # a change value that removes the key
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored():
+    """Code under test may configure the root logger (a stage's `setup_logging`, the CLI's
+    basicConfig) with a handler bound to this test's captured stderr, which is closed after the
+    test: put the root logger back so a later test's log lines never write to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
