@@ -1,0 +1,46 @@
+"""Beam pipeline options from the config's `beam` section, for every Beam-based stage.
+
+One place turns `beam.runner` and `beam.options` into `PipelineOptions`, so ingest,
+statistics and evaluate run on the same runner with the same flags.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mlpipe.components.config import BeamConfig, DatasetConfig
+
+
+def beam_args(beam: BeamConfig, small: bool = False) -> list[str]:
+    """The command-line flags; `small` (an input under `in_memory_max_bytes`) runs DirectRunner in
+    process with one worker, since starting worker processes costs more than they save there."""
+    options = dict(beam.options)
+    if beam.runner == "DirectRunner":
+        if small:
+            options = {**options, "direct_running_mode": "in_memory", "direct_num_workers": 1}
+        else:
+            options.setdefault("direct_running_mode", "multi_processing")
+            options.setdefault("direct_num_workers", os.cpu_count() or 1)
+    elif beam.runner == "PrismRunner":
+        # Python SDK workers in the submitting process's environment (no Docker image).
+        options.setdefault("environment_type", "LOOPBACK")
+    args = [f"--runner={beam.runner}"]
+    for name, value in options.items():
+        if isinstance(value, bool):  # Beam's boolean flags are switches
+            args += [f"--{name}"] if value else []
+        else:
+            args.append(f"--{name}={value}")
+    return args
+
+
+def beam_options(config: DatasetConfig | BeamConfig, small: bool = False):
+    """`PipelineOptions` for a stage (see `beam_args`)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    beam = config.beam if isinstance(config, DatasetConfig) else config
+    return PipelineOptions(beam_args(beam, small))
+
+
+def is_small(paths, beam: BeamConfig) -> bool:
+    """Whether the input files (total size on disk) fit the in-memory path."""
+    return sum(os.path.getsize(p) for p in paths) <= beam.in_memory_max_bytes
