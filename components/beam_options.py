@@ -24,7 +24,10 @@ def beam_args(beam: BeamConfig, small: bool = False) -> list[str]:
     elif beam.runner == "PrismRunner":
         # Python SDK workers in the submitting process's environment (no Docker image).
         options.setdefault("environment_type", "LOOPBACK")
-    args = [f"--runner={beam.runner}"]
+    # Beam 2.72's DirectRunner first tries Prism, downloading it from GitHub (offline: a failed
+    # fetch per pipeline, and a broken Prism server cached for the process); its batch engine,
+    # the FnApiRunner, is what runs the pipeline in the end and what honours the two flags above.
+    args = [f"--runner={'FnApiRunner' if beam.runner == 'DirectRunner' else beam.runner}"]
     for name, value in options.items():
         if isinstance(value, bool):  # Beam's boolean flags are switches
             args += [f"--{name}"] if value else []
