@@ -44,6 +44,17 @@ def beam_options(config: DatasetConfig | BeamConfig, small: bool = False):
     return PipelineOptions(beam_args(beam, small))
 
 
+def data_size(path) -> int:
+    """Bytes of a file's data: a gzip file's uncompressed size (its trailer, modulo 4 GiB, so
+    never less than the compressed size), else the file's size."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if size < 18 or f.read(2) != b"\x1f\x8b":
+            return size
+        f.seek(-4, os.SEEK_END)
+        return max(size, int.from_bytes(f.read(4), "little"))
+
+
 def is_small(paths, beam: BeamConfig) -> bool:
-    """Whether the input files (total size on disk) fit the in-memory path."""
-    return sum(os.path.getsize(p) for p in paths) <= beam.in_memory_max_bytes
+    """Whether the input files (their data, uncompressed) fit the in-memory path."""
+    return sum(data_size(p) for p in paths) <= beam.in_memory_max_bytes

@@ -176,7 +176,7 @@ class BeamConfig(_Model):
     """The Beam runner of the data stages (ingest, statistics, evaluate) and its options, as
     Beam flags without the dashes (`flink_master: localhost:8081`, `parallelism: 8`).
     DirectRunner runs in multi-processing mode, one worker per core unless
-    `direct_num_workers` says otherwise. Inputs up to `in_memory_max_bytes` on disk take
+    `direct_num_workers` says otherwise. Inputs up to `in_memory_max_bytes` (uncompressed) take
     the in-memory path instead (measured faster there: Beam's start-up dominates)."""
 
     runner: Literal["DirectRunner", "PrismRunner", "FlinkRunner", "SparkRunner", "DataflowRunner"] = (

@@ -2,7 +2,7 @@
 
 Two TFDV paths compute the same statistics: in memory over Arrow record
 batches, and through Beam from TFRecords on the config's `beam` runner. A split
-up to `beam.in_memory_max_bytes` on disk takes the in-memory path: there it is
+up to `beam.in_memory_max_bytes` (uncompressed) takes the in-memory path: there it is
 several times faster (Beam's start-up dominates, `benchmarks/statistics_paths.py`);
 a larger one goes through Beam, whose memory does not grow with the data.
 """

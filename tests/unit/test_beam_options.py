@@ -58,3 +58,16 @@ def test_bad_beam_sections_fail_on_load(adult, beam, message):
     raw = load_config(adult.config).model_dump()
     with pytest.raises(Exception, match=message):
         DatasetConfig.model_validate({**raw, "beam": beam})
+
+
+def test_size_of_gzip_data_is_uncompressed(tmp_path):
+    import gzip
+
+    from mlpipe.components.beam_options import data_size, is_small
+
+    plain, packed = tmp_path / "a.csv", tmp_path / "a.csv.gz"
+    plain.write_bytes(b"x,y\n" * 10_000)
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert data_size(packed) == data_size(plain) == 40_000 > packed.stat().st_size
+    assert is_small([packed], BeamConfig(in_memory_max_bytes=40_000))
+    assert not is_small([packed], BeamConfig(in_memory_max_bytes=39_999))
