@@ -21,7 +21,11 @@ def beam_args(beam: BeamConfig, small: bool = False) -> list[str]:
         else:
             options.setdefault("direct_running_mode", "multi_processing")
             options.setdefault("direct_num_workers", os.cpu_count() or 1)
-    elif beam.runner == "PrismRunner":
+    else:
+        # The portable runner watches a job through gRPC streams that carry this deadline
+        # (default 300 s): a longer job fails with DEADLINE_EXCEEDED (seen with TFMA on 300k rows).
+        options.setdefault("job_server_timeout", 7 * 24 * 3600)
+    if beam.runner == "PrismRunner":
         # Python SDK workers in the submitting process's environment (no Docker image).
         options.setdefault("environment_type", "LOOPBACK")
     # Beam 2.72's DirectRunner first tries Prism, downloading it from GitHub (offline: a failed

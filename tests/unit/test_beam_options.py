@@ -39,6 +39,7 @@ def test_runner_options_pass_through():
         "--runner=PrismRunner",
         "--prism_location=/p",
         "--save_main_session",
+        "--job_server_timeout=604800",  # Beam's 300 s would end any longer job
         "--environment_type=LOOPBACK",
     ]
 
