@@ -120,12 +120,23 @@ class SearchSpace(_Model):
         return [(k, v) for k, v in self.model_dump().items() if v]
 
 
+class DistributedTraining(_Model):
+    """On a cluster, train as a Kubeflow TFJob (training-operator v1) of `workers` pods under
+    MultiWorkerMirroredStrategy; 1 trains in the step's own pod. Locally, one process trains."""
+
+    workers: int = Field(1, ge=1)
+    timeout_seconds: float = Field(3600, gt=0)  # the whole job: start, train, upload
+    cpu: str = "1"  # per worker, request and limit
+    memory: str = "4Gi"
+
+
 class TrainingConfig(_Model):
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(256, ge=1)
     seed: int = 42
     early_stopping_patience: int = Field(2, ge=0)
     hyperparameters: HyperParameters = HyperParameters()
+    distributed: DistributedTraining = DistributedTraining()
 
 
 class TuningConfig(_Model):
@@ -134,6 +145,9 @@ class TuningConfig(_Model):
     max_trials: int = Field(3, ge=1)
     epochs_per_trial: int = Field(2, ge=1)
     search_space: SearchSpace = SearchSpace()
+    # On a cluster, > 0 runs the trials as a ParallelFor fan-out, this many at once (random search
+    # only: trials are planned up front); 0, and every local run, searches in one pod, trial by trial.
+    parallel_trials: int = Field(0, ge=0)
 
 
 class FairnessGate(_Model):
@@ -162,10 +176,42 @@ class RegistryConfig(_Model):
 
 class ServingConfig(_Model):
     target: Literal["none", "deployment", "kserve"] = "none"
+    # Where the deployed serving overlay lives: its `serving-params` ConfigMap names the serving
+    # objects, the model and the registry bucket; push and submit read it (serving_live).
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "mlpipe-serving"
+    # deployment: `rolling` updates the one Deployment; `blue-green` rolls the idle one of two
+    # colours and switches the Service once it is ready (manifests/overlays/kind-blue-green).
+    strategy: Literal["rolling", "blue-green"] = "rolling"
     canary_traffic_percent: int = Field(0, ge=0, le=100)
     # kserve: how long push, promote and rollback wait for the InferenceService to report the new
     # revision ready (0: do not wait, report the patch only).
     rollout_timeout_seconds: float = Field(300, ge=0)
+
+    @property
+    def rollout_target(self) -> str:
+        """What the rollout code drives: none, deployment, blue-green or kserve."""
+        return "blue-green" if self.target == "deployment" and self.strategy == "blue-green" else self.target
+
+
+MONITOR_CHARTS = ("drift", "missing", "prediction", "performance", "fairness")
+
+
+class MonitoringConfig(_Model):
+    """`mlpipe monitor`: the bounds of each signal, and when crossing them asks for retraining.
+    Drift and skew bounds are `validation`'s thresholds; a signal is one kind on one feature."""
+
+    id_column: Column | None = None  # joins labels that arrive later to the batch rows they label
+    consecutive_batches: int = Field(2, ge=1)  # a signal over its bound this many batches in a row
+    retrain: Literal["auto", "manual"] = "manual"  # manual: the decision is recorded, nothing run
+    prediction_drift_threshold: float = Field(0.1, ge=0.0)  # Jensen-Shannon of the score histograms
+    max_missing_increase: float = Field(0.05, ge=0.0, le=1.0)  # over the training data's fraction
+    max_out_of_range_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    max_unseen_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    max_bad_predictions: float = Field(0.0, ge=0.0, le=1.0)  # empty or non-finite scores
+    max_auc_drop: float = Field(0.05, ge=0.0)  # below the model card's overall AUC
+    max_fairness_gap_increase: float = Field(0.05, ge=0.0)  # over the model card's gap
+    min_labelled_rows: int = Field(200, ge=1)  # fewer joined labels: no performance figures yet
+    charts: list[Literal[MONITOR_CHARTS]] = list(MONITOR_CHARTS)  # the dashboard's charts
 
 
 # Options a runner cannot run without (Beam itself would fail later, deep in a stage).
@@ -206,6 +252,7 @@ class DatasetConfig(_Model):
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
     serving: ServingConfig = ServingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     beam: BeamConfig = BeamConfig()
 
     @property
@@ -282,6 +329,19 @@ def _check_consistency(config: DatasetConfig) -> None:
                 f"fairness gate metric '{gate.metric}' is not computed by the evaluation "
                 f"(e.g. {examples}; rates at the fairness_thresholds)",
             )
+    if config.tuning.parallel_trials and config.tuning.algorithm != "random":
+        raise _Inconsistent(
+            "tuning.parallel_trials",
+            f"parallel trials are planned up front, which only random search allows; algorithm "
+            f"'{config.tuning.algorithm}' learns from earlier trials (set parallel_trials: 0)",
+        )
+    if config.serving.strategy == "blue-green" and config.serving.target != "deployment":
+        raise _Inconsistent(
+            "serving.strategy", f"blue-green needs serving.target: deployment, not {config.serving.target}"
+        )
+    id_column = config.monitoring.id_column
+    if id_column and (id_column in features or id_column == config.label_key):
+        raise _Inconsistent("monitoring.id_column", f"id column '{id_column}' is a feature or the label")
     for name in config.beam.options:
         if name.startswith("-") or name == "runner":
             raise _Inconsistent(

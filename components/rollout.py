@@ -1,11 +1,15 @@
 """Serving rollout: point the serving target at one registry version (push, promote, rollback).
 
-The patch bodies are pure functions; `apply` sends them with the kubernetes client (in-cluster
-config, else the kubeconfig) as field manager `mlpipe-pusher`. Names come from
+The patch bodies are pure functions; `apply` sends them with the kubernetes client (the push
+step's own pusher token on a cluster, else the kubeconfig) as field manager `mlpipe-pusher`. Names come from
 `mlpipe.components.serving`, the params.env the manifests use too. The manifests set none of
 the fields patched here, so re-applying them never moves serving.
 - deployment: the pod template annotation mlpipe.io/model-version, which the init container
-  reads (downward API) to sync that version's serving prefix; a rolling update, no downtime.
+  reads (downward API) to sync that version's serving prefix; a rolling update, no downtime,
+  waited on until every pod is updated and available.
+- blue-green (`serving.strategy: blue-green` with the deployment target): the idle colour's
+  Deployment gets that annotation, and once it is ready the Service switches to it
+  (`mlpipe.components.blue_green`).
 - kserve: storageUri pinned to the version's serving prefix (one immutable version) and a new
   revision, optionally as a canary (`canaryTrafficPercent`); promote sends 100 %; rollback pins
   the older version's prefix with all traffic. After a kserve patch, the InferenceService's
@@ -15,9 +19,10 @@ the fields patched here, so re-applying them never moves serving.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from mlpipe.components.errors import UserInputError
-from mlpipe.components.serving import ServingNames
+from mlpipe.components.serving import PUSHER_TOKEN_DIR, ServingNames
 
 VERSION_ANNOTATION = "mlpipe.io/model-version"
 URI_ANNOTATION = "mlpipe.io/model-uri"
@@ -50,9 +55,19 @@ def promote_patch() -> dict:
     return {"spec": {"predictor": {"canaryTrafficPercent": 100}}}
 
 
-def api_client(kubeconfig: str | None = None):
+def api_client(kubeconfig: str | None = None, token_dir: str | Path = PUSHER_TOKEN_DIR):
+    """The pusher's own token when the step mounts it (a cluster run), else the pod's account,
+    else the kubeconfig (a laptop)."""
     from kubernetes import client, config
+    from kubernetes.config.incluster_config import InClusterConfigLoader
 
+    token = Path(token_dir) / "token"
+    if token.is_file():
+        configuration = client.Configuration()
+        InClusterConfigLoader(
+            token_filename=str(token), cert_filename=str(Path(token_dir) / "ca.crt")
+        ).load_and_set(configuration)
+        return client.ApiClient(configuration)
     try:
         config.load_incluster_config()
     except config.ConfigException:
@@ -61,9 +76,14 @@ def api_client(kubeconfig: str | None = None):
     return client.ApiClient()
 
 
+TARGETS = ("deployment", "blue-green", "kserve")
+
+
 def _check_target(target: str) -> None:
-    if target not in ("deployment", "kserve"):
-        raise UserInputError(f"unknown serving target {target!r}; expected none, deployment or kserve")
+    if target not in TARGETS:
+        raise UserInputError(
+            f"unknown serving target {target!r}; expected none, deployment, blue-green or kserve"
+        )
 
 
 def get_inferenceservice(names: ServingNames, api=None) -> dict:
@@ -76,17 +96,34 @@ def get_inferenceservice(names: ServingNames, api=None) -> dict:
 
 
 def apply(target: str, names: ServingNames, body: dict, api=None, wait: float = 0) -> dict:
-    """Send a patch to the serving object; returns what the API server answered (trimmed) and, for
-    kserve with `wait` > 0 seconds, the InferenceService's status once ready."""
+    """Send a patch to the serving object; returns what the API server answered (trimmed) and, with
+    `wait` > 0 seconds, its status once ready (every pod of the Deployment updated and available;
+    the InferenceService's new revision ready)."""
     from kubernetes import client
 
     _check_target(target)
     api = api or api_client()
     if target == "deployment":
-        result = client.AppsV1Api(api).patch_namespaced_deployment(
+        apps = client.AppsV1Api(api)
+        result = apps.patch_namespaced_deployment(
             names.deployment, names.namespace, body, field_manager=FIELD_MANAGER
         )
-        return {"kind": "Deployment", "name": result.metadata.name, "generation": result.metadata.generation}
+        answer = {
+            "kind": "Deployment",
+            "name": result.metadata.name,
+            "generation": result.metadata.generation,
+        }
+        if wait > 0:
+            from mlpipe.components.rollout_status import read_deployment_status, wait_ready
+
+            def get() -> dict:
+                return api.sanitize_for_serialization(
+                    apps.read_namespaced_deployment(names.deployment, names.namespace)
+                )
+
+            what = f"Deployment {names.namespace}/{names.deployment}"
+            answer["status"] = wait_ready(get, wait, what, reader=read_deployment_status)
+        return answer
     group, version, plural = KSERVE
     result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
         group, version, names.namespace, plural, names.inference_service, body, field_manager=FIELD_MANAGER
@@ -114,6 +151,14 @@ def roll_out(
     if target == "none":
         return {"target": "none"}
     _check_target(target)
+    if target == "blue-green":
+        from mlpipe.components import blue_green
+
+        return {
+            "target": target,
+            "version": version,
+            **blue_green.roll_out(names, version, registry_uri, api or api_client(), wait),
+        }
     if target == "deployment":
         body = deployment_patch(version, registry_uri)
     else:
@@ -137,7 +182,8 @@ def rollback(
     registry, model: str, target: str, names: ServingNames, to: int | None = None, api=None, wait: float = 0
 ) -> dict:
     """Serve `to`, or the published version before the one serving now, with all traffic (a KServe
-    canary is dropped: storageUri is pinned to the older version); records it in the registry."""
+    canary is dropped: storageUri is pinned to the older version; blue-green switches back to the
+    other colour when it still holds `to`); records it in the registry."""
     versions = registry.versions(model)
     current = registry.serving_version(model) or (versions[-1] if versions else None)
     if to is None:
@@ -146,6 +192,12 @@ def rollback(
             raise UserInputError(f"nothing to roll back to: {model} serves version {current}, none older")
         to = older[-1]
     registry.metadata(model, to)  # must be published
-    serving = roll_out(target, names, to, registry.uri(model, to), canary_percent=0, api=api, wait=wait)
+    if target == "blue-green":
+        from mlpipe.components import blue_green
+
+        switched = blue_green.roll_back(names, to, registry.uri(model, to), api or api_client(), wait)
+        serving = {"target": target, "version": to, **switched}
+    else:
+        serving = roll_out(target, names, to, registry.uri(model, to), canary_percent=0, api=api, wait=wait)
     registry.set_serving(model, to)
     return {"version": to, "previous": current, "serving": serving}

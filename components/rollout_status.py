@@ -1,4 +1,4 @@
-"""Read an InferenceService's status after a rollout and wait until it serves what was asked.
+"""Read a serving object's status after a rollout and wait until it serves what was asked.
 
 KServe's controller writes `status`: the Ready condition, `observedGeneration`, and per component
 the latest created and latest ready revisions and the traffic split. A rollout is done when the
@@ -42,6 +42,31 @@ def read_status(isvc: dict) -> dict:
     }
 
 
+def read_deployment_status(deployment: dict) -> dict:
+    """`{ready, generation, observed_generation, reason, ...}` of a Deployment (a plain dict): the
+    controller has seen our generation, every replica is updated and available, and no old one is
+    left (what `kubectl rollout status` waits for)."""
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    generation = (deployment.get("metadata") or {}).get("generation")
+    observed = status.get("observedGeneration")
+    wanted = spec.get("replicas", 1)
+    updated, available = status.get("updatedReplicas") or 0, status.get("availableReplicas") or 0
+    total = status.get("replicas") or 0
+    seen = observed is not None and generation is not None and observed >= generation
+    if not seen:
+        reason = "not yet seen by the Deployment controller"
+    else:
+        reason = f"{updated}/{wanted} pods updated, {available} available, {total - updated} old left"
+    return {
+        "ready": seen and updated >= wanted and total <= updated and available >= updated,
+        "generation": generation,
+        "observed_generation": observed,
+        "reason": reason,
+        "latest_created_revision": None,
+        "latest_ready_revision": None,
+    }
+
+
 def _reason(seen: bool, condition: dict, created, latest_ready) -> str:
     if not seen:
         return "not yet seen by the KServe controller"
@@ -58,17 +83,24 @@ def wait_ready(
     interval: float = 2.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    reader: Callable[[dict], dict] = read_status,
 ) -> dict:
-    """Poll `get()` until `read_status` says ready; the status, or RolloutNotReady after `timeout`."""
+    """Poll `get()` until `reader` (an InferenceService's by default) says ready; the status, or
+    RolloutNotReady after `timeout`."""
     deadline = clock() + timeout
     while True:
-        status = read_status(get())
+        status = reader(get())
         if status["ready"]:
             return status
         if clock() >= deadline:
+            revisions = (
+                f", latest created revision {status['latest_created_revision']}, latest ready "
+                f"{status['latest_ready_revision']}"
+                if status.get("latest_created_revision") is not None
+                else ""
+            )
             raise RolloutNotReady(
                 f"{what} not ready after {timeout:g} s: {status['reason']} (generation "
-                f"{status['generation']}, observed {status['observed_generation']}, latest created revision "
-                f"{status['latest_created_revision']}, latest ready {status['latest_ready_revision']})"
+                f"{status['generation']}, observed {status['observed_generation']}{revisions})"
             )
         sleep(interval)

@@ -1,11 +1,13 @@
-"""Serving names (namespace, deployment, model, registry bucket, secret), read from one file.
+"""Serving names (namespace, deployment, model, registry bucket, secret), from one source.
 
 The Kubernetes manifests and the push stage must agree on these names: a
 pusher that patches `adult-income-serving` in `mlpipe-serving` is useless if
 the manifests deployed something else. So both read the same kustomize
 `params.env` (manifests/base/params.env): kustomize copies its values into
 the manifests through `replacements`, and this module parses it for the code.
-Change a name there, never here or in a manifest.
+Change a name there, never here or in a manifest. On a cluster the push step and `mlpipe
+submit` read the deployed copy, the overlay's `serving-params` ConfigMap (`serving_live`), so a
+run always uses the names of what is actually deployed.
 
 Stdlib only: the push image and the pipeline compiler import it without TF or kfp.
 """
@@ -16,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PARAMS_ENV = Path(__file__).resolve().parents[1] / "manifests" / "base" / "params.env"
+PARAMS_CONFIGMAP = "serving-params"  # the overlays' copy of params.env, in the serving namespace
 
 # Keys of the credentials Secret (CREDENTIALS_SECRET). KServe's storage
 # initializer reads these names; the pipeline maps them to MLPIPE_S3_* env vars.
 ACCESS_KEY_ID_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_ACCESS_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
+# Where the push step finds its own ServiceAccount token (PUSHER_TOKEN_SECRET): the run's other
+# steps run with the run's account, which may not change serving.
+PUSHER_TOKEN_DIR = "/var/run/secrets/mlpipe.io/pusher"
 
 _FIELDS = {
     "namespace": "SERVING_NAMESPACE",
@@ -32,7 +38,10 @@ _FIELDS = {
     "registry_endpoint": "REGISTRY_ENDPOINT",
     "registry_secure": "REGISTRY_SECURE",
     "credentials_secret": "CREDENTIALS_SECRET",
+    "pipeline_credentials_secret": "PIPELINE_CREDENTIALS_SECRET",
+    "serving_credentials_secret": "SERVING_CREDENTIALS_SECRET",
     "pusher_service_account": "PUSHER_SERVICE_ACCOUNT",
+    "pusher_token_secret": "PUSHER_TOKEN_SECRET",
     "pipeline_namespace": "PIPELINE_NAMESPACE",
 }
 _BOOLS = {"true": True, "false": False}
@@ -50,8 +59,12 @@ class ServingNames:
     registry_bucket: bucket of the model registry.
     registry_endpoint: `host:port` of the S3 endpoint, no scheme.
     registry_secure: True for https.
-    credentials_secret: Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the registry.
+    credentials_secret: MinIO's root credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), for
+        MinIO and its setup Job only.
+    pipeline_credentials_secret: read/write on the registry bucket alone: the pipeline's steps.
+    serving_credentials_secret: read-only on the registry bucket: the serving pods.
     pusher_service_account: ServiceAccount allowed to get/patch the serving object.
+    pusher_token_secret: that account's token Secret, mounted into the push step alone.
     pipeline_namespace: namespace where pipeline pods (and so the pusher) run.
     """
 
@@ -64,7 +77,10 @@ class ServingNames:
     registry_endpoint: str
     registry_secure: bool
     credentials_secret: str
+    pipeline_credentials_secret: str
+    serving_credentials_secret: str
     pusher_service_account: str
+    pusher_token_secret: str = "mlpipe-pusher-token"
     pipeline_namespace: str = "kubeflow"
 
     @property
@@ -108,6 +124,12 @@ def load_serving_names(params_env: Path | None = None, overrides: Path | None = 
     if overrides is not None:
         values.update(parse_params_env(Path(overrides)))
         where = f"{path} + {overrides}"
+    return names_from_params(values, where)
+
+
+def names_from_params(values: dict[str, str], where: str) -> ServingNames:
+    """ServingNames from params.env's keys: a parsed file, or the data of the `serving-params`
+    ConfigMap that the overlays generate from it (what a cluster runs with)."""
     missing = [key for key in _FIELDS.values() if not values.get(key)]
     if missing:
         raise ValueError(f"{where}: missing serving param {missing[0]}")

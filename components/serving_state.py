@@ -1,5 +1,6 @@
 """What the cluster serves now, read back from the serving objects (for `mlpipe models`).
 
+blue-green: the live colour (the Service's selector) and the version each colour holds.
 deployment: the pod template annotation mlpipe.io/model-version (what new pods sync) and the
 rollout's progress (updated / available replicas). kserve: the version in storageUri, the
 canary percent, and the status (`rollout_status.read_status`). Pure parsing functions plus one
@@ -48,6 +49,18 @@ def serving_state(target: str, names: ServingNames, api=None) -> dict:
     from kubernetes import client
 
     api = api or api_client()
+    if target == "blue-green":
+        from mlpipe.components.blue_green import COLOURS, colour_deployment, live_colour
+
+        colours = {}
+        for colour in COLOURS:
+            raw = client.AppsV1Api(api).read_namespaced_deployment(
+                colour_deployment(names, colour), names.namespace
+            )
+            colours[colour] = deployment_state(api.sanitize_for_serialization(raw))
+        live = live_colour(names, api)
+        serving = colours[live] if live else {"version": None, "replicas": None, "updated": 0, "available": 0}
+        return {"target": target, "name": names.service, **serving, "live": live, "colours": colours}
     if target == "deployment":
         raw = client.AppsV1Api(api).read_namespaced_deployment(names.deployment, names.namespace)
         obj = api.sanitize_for_serialization(raw)
@@ -63,7 +76,16 @@ def describe(state: dict, pointer: int | None) -> str:
     """One line: what the cluster serves, and whether the registry's pointer agrees."""
     version = state["version"]
     line = f"{state['target']} {state['name']}: version {version if version is not None else 'none'}"
-    if state["target"] == "deployment":
+    if state["target"] == "blue-green":
+        live = state["live"]
+        parts = [f"{live} live" if live else "no colour live yet"]
+        for colour, held in state["colours"].items():
+            if colour != live:
+                parts.append(
+                    f"{colour} holds version {held['version'] if held['version'] is not None else 'none'}"
+                )
+        line += f" ({'; '.join(parts)})"
+    elif state["target"] == "deployment":
         line += f" ({state['updated']}/{state['replicas']} pods updated, {state['available']} available)"
     else:
         canary = state["canary_percent"]

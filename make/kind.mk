@@ -28,7 +28,7 @@ SERVING_NAMESPACE := $(call kind_param,SERVING_NAMESPACE)
 SERVING_SERVICE   := $(call kind_param,SERVING_SERVICE)
 MODEL_NAME        := $(call kind_param,MODEL_NAME)
 REGISTRY_BUCKET   := $(call kind_param,REGISTRY_BUCKET)
-CREDENTIALS_SECRET := $(call kind_param,CREDENTIALS_SECRET)
+PIPELINE_CREDENTIALS_SECRET := $(call kind_param,PIPELINE_CREDENTIALS_SECRET)
 
 .PHONY: kind-up kind-mirror deploy kind-load kind-upload port-forward submit predict kind-down render
 
@@ -86,12 +86,14 @@ kind-mirror: ## Copy the pinned MinIO, mc and TF Serving images into the local r
 	  docker tag $$image $$mirror && docker push $$mirror || exit 1; \
 	done
 
-deploy: ## Apply the kind overlay (MinIO, bucket Job, TF Serving, pusher RBAC) and wait for the registry
+# kind-blue-green: two TF Serving colours and a Service the pusher switches (serving.strategy: blue-green)
+DEPLOY_OVERLAY ?= kind
+deploy: ## Apply the kind overlay (DEPLOY_OVERLAY=kind-blue-green for blue-green) and wait for the registry
 	$(call kind_require,kubectl)
 	$(call kind_require_cluster)
-	$(KIND_KUBECTL) apply -k manifests/overlays/kind
+	$(KIND_KUBECTL) apply -k manifests/overlays/$(DEPLOY_OVERLAY)
 	$(KIND_KUBECTL) -n $(SERVING_NAMESPACE) rollout status deployment/minio --timeout=300s
-	$(KIND_KUBECTL) -n $(SERVING_NAMESPACE) wait --for=condition=complete job/registry-bucket --timeout=300s
+	$(KIND_KUBECTL) -n $(SERVING_NAMESPACE) wait --for=condition=complete job/registry-setup --timeout=300s
 	@echo "registry ready. $(SERVING_SERVICE) stays in Init until the first push; next: make images kind-load"
 
 kind-load: ## Push the pipeline images built by `make images` into the local registry
@@ -109,7 +111,7 @@ kind-load: ## Push the pipeline images built by `make images` into the local reg
 kind-upload: ## Upload the bundled Adult CSVs to the cluster's MinIO (s3://<REGISTRY_BUCKET>/datasets/adult/), where configs/adult-cluster.yaml reads them
 	$(call kind_require,kubectl base64)
 	$(call kind_require_cluster)
-	@key() { $(KIND_KUBECTL) -n $(SERVING_NAMESPACE) get secret $(CREDENTIALS_SECRET) -o jsonpath="{.data.$$1}" | base64 -d; }; \
+	@key() { $(KIND_KUBECTL) -n $(SERVING_NAMESPACE) get secret $(PIPELINE_CREDENTIALS_SECRET) -o jsonpath="{.data.$$1}" | base64 -d; }; \
 	MLPIPE_S3_ENDPOINT=localhost:9000 MLPIPE_S3_ACCESS_KEY="$$(key AWS_ACCESS_KEY_ID)" MLPIPE_S3_SECRET_KEY="$$(key AWS_SECRET_ACCESS_KEY)" \
 	  $(VENV)/bin/mlpipe upload data/adult/adult.data.csv.gz data/adult/adult.test.csv.gz s3://$(REGISTRY_BUCKET)/datasets/adult/
 

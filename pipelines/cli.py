@@ -26,6 +26,8 @@ from mlpipe.pipelines.cli_registry import (
 DEFAULT_CONFIG = "configs/adult.yaml"
 DEFAULT_CLUSTER_CONFIG = "configs/adult-cluster.yaml"
 DEFAULT_PACKAGE = "build/training_pipeline.yaml"
+PACKAGES = {"training": DEFAULT_PACKAGE, "monitoring": "build/monitoring_pipeline.yaml"}
+PIPELINE_HELP = "which pipeline: training, or monitoring (one batch: --param batch=s3://...)"
 
 
 def _rounded(value):
@@ -110,7 +112,7 @@ def _run_package(args: argparse.Namespace, reporter):
         args.package,
         args.output,
         cluster_arguments(config, params),
-        {load_serving_names().credentials_secret: secret},
+        {load_serving_names().pipeline_credentials_secret: secret},
         overrides,
         reporter=reporter,
     )
@@ -167,7 +169,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from mlpipe.pipelines.submit import compile_components, compile_pipeline
 
     config = load_config(args.config, check_data=False)
-    print(f"wrote {compile_pipeline(config, args.output, for_cluster=not args.local)}")
+    output = args.output or PACKAGES[args.pipeline]
+    print(f"wrote {compile_pipeline(config, output, for_cluster=not args.local, pipeline=args.pipeline)}")
     if args.components:
         for path in compile_components():
             print(f"wrote {path}")
@@ -176,15 +179,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from mlpipe.components.config_io import load_config
-    from mlpipe.components.serving import load_serving_names
     from mlpipe.pipelines.submit import cluster_arguments, compile_pipeline, parse_params, submit
 
-    names = load_serving_names()
     params = parse_params(args.param)
     if args.config or not args.package:
         config = load_config(args.config or DEFAULT_CLUSTER_CONFIG, check_data=False)
         params = cluster_arguments(config, params)
-        package = Path(args.package) if args.package else compile_pipeline(config, DEFAULT_PACKAGE)
+        package = (
+            Path(args.package)
+            if args.package
+            else compile_pipeline(config, PACKAGES[args.pipeline], pipeline=args.pipeline)
+        )
     else:
         package = Path(args.package)
     url = submit(
@@ -195,7 +200,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         run_name=args.run_name,
         namespace=args.namespace,
         recurring_cron=args.recurring,
-        service_account=args.service_account or names.pusher_service_account,
+        service_account=args.service_account,
     )
     print(url)
     return 0
@@ -253,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CLUSTER_CONFIG,
         help="dataset config: the default of the `config` run parameter",
     )
-    compile_.add_argument("--output", default=DEFAULT_PACKAGE, help="IR YAML to write")
+    compile_.add_argument("--output", help=f"IR YAML to write (default: {PACKAGES})")
+    compile_.add_argument("--pipeline", choices=list(PACKAGES), default="training", help=PIPELINE_HELP)
     compile_.add_argument(
         "--local", action="store_true", help="allow local paths in the config (kfp.local runs, not a cluster)"
     )
@@ -273,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help=f"dataset config sent as the run's `config` (default: {DEFAULT_CLUSTER_CONFIG})"
     )
     submit.add_argument("--package", help="compiled IR YAML (default: compile now)")
+    submit.add_argument("--pipeline", choices=list(PACKAGES), default="training", help=PIPELINE_HELP)
     submit.add_argument("--experiment", default="mlpipe", help="experiment name")
     submit.add_argument("--run-name", help="run name")
     submit.add_argument(
@@ -282,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--recurring", metavar="CRON", help="create a recurring run with this cron expression"
     )
-    submit.add_argument("--service-account", help="run as this ServiceAccount (default: the pusher's)")
+    submit.add_argument(
+        "--service-account",
+        help="run as this ServiceAccount (default: the KFP profile's; the push step uses the pusher's token)",
+    )
     submit.set_defaults(func=cmd_submit)
 
     models = add_command("models", help="list the registry's versions with their metrics")
@@ -293,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also read which version the serving object serves (kubeconfig)",
     )
-    models.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
+    models.add_argument(
+        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
+    )
     models.set_defaults(func=cmd_models)
 
     rollback = add_command("rollback", help="point serving back at the previous (or a given) version")
@@ -302,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument(
         "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
     )
-    rollback.add_argument("--target", choices=["none", "deployment", "kserve"], help="default: the config's")
+    rollback.add_argument(
+        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
+    )
     rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
 
@@ -314,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--target", choices=["deployment", "kserve"], help="default: the config's")
     promote.add_argument("--wait", type=float, help=WAIT_HELP)
     promote.set_defaults(func=cmd_promote)
+
+    from mlpipe.pipelines.cli_monitor import add_monitor_command
+
+    add_monitor_command(add_command, DEFAULT_CONFIG)
     return parser
 
 

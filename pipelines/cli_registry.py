@@ -43,23 +43,29 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{auc if auc is None else round(auc, 4)!s:>8}  {str(meta.get('data_fingerprint', ''))[:12]:<14}"
             f"{meta.get('run_id', '')}"
         )
-    target = args.target or config.serving.target
+    target = args.target or config.serving.rollout_target
     if args.cluster and target != "none":
-        from mlpipe.components.serving import load_serving_names
+        from mlpipe.components.serving_live import read_serving_names
         from mlpipe.components.serving_state import describe, serving_state
 
-        print(f"serving now: {describe(serving_state(target, load_serving_names()), serving)}")
+        names = read_serving_names(config.serving.namespace)
+        print(f"serving now: {describe(serving_state(target, names), serving)}")
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from mlpipe.components.rollout import rollback
-    from mlpipe.components.serving import load_serving_names
+    from mlpipe.components.serving_live import read_serving_names
 
     config, registry = _registry_for(args.config, args.registry)
-    target = args.target or config.serving.target
+    target = args.target or config.serving.rollout_target
     result = rollback(
-        registry, config.model_name, target, load_serving_names(), to=args.to, wait=_wait(args, config)
+        registry,
+        config.model_name,
+        target,
+        read_serving_names(config.serving.namespace) if target != "none" else None,
+        to=args.to,
+        wait=_wait(args, config),
     )
     print(
         f"serving {config.model_name} version {result['version']} (was {result['previous']}); "
@@ -79,10 +85,11 @@ def _wait(args: argparse.Namespace, config) -> float:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from mlpipe.components.rollout import promote
-    from mlpipe.components.serving import load_serving_names
+    from mlpipe.components.serving_live import read_serving_names
 
     config, registry = _registry_for(args.config, args.registry)
-    target = args.target or config.serving.target
-    result = promote(registry, config.model_name, target, load_serving_names(), wait=_wait(args, config))
+    target = args.target or config.serving.rollout_target
+    names = read_serving_names(config.serving.namespace) if target == "kserve" else None
+    result = promote(registry, config.model_name, target, names, wait=_wait(args, config))
     print(f"promoted {config.model_name} version {result['version']}: target {json.dumps(result['serving'])}")
     return 0

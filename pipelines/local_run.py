@@ -263,7 +263,6 @@ def run_pipeline(
     """
     from kfp import local
 
-    from mlpipe.components.serving import load_serving_names
     from mlpipe.pipelines.training import build_pipeline
 
     arguments = dict(arguments or {})
@@ -283,7 +282,7 @@ def run_pipeline(
     else:
         raise ValueError(f"unknown runner {runner!r}; expected 'subprocess' or 'docker'")
     local.init(runner=backend, pipeline_root=str(pipeline_root), raise_on_error=False)
-    pipeline = build_pipeline(config, load_serving_names())
+    pipeline = build_pipeline(config)
     args = {"config": config.run_input(), **arguments}
     unknown = sorted(set(args) - set(pipeline.component_spec.inputs))
     if unknown:

@@ -14,7 +14,12 @@ from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
 from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY, SECURE
-from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
+from mlpipe.components.serving import (
+    ACCESS_KEY_ID_KEY,
+    PUSHER_TOKEN_DIR,
+    SECRET_ACCESS_KEY_KEY,
+    load_serving_names,
+)
 
 # cpu request, cpu limit, memory request, memory limit
 RESOURCES = {
@@ -35,15 +40,25 @@ def resources(task: PipelineTask, size: str) -> PipelineTask:
 
 
 def object_store_access(task: PipelineTask) -> PipelineTask:
-    """MLPIPE_S3_* from the credentials Secret (by name) and the registry endpoint from params.env."""
+    """MLPIPE_S3_* from the pipeline's credentials Secret (by name: read/write on the registry bucket
+    alone) and the registry endpoint from params.env."""
     names = load_serving_names()
     kubernetes.use_secret_as_env(
         task,
-        secret_name=names.credentials_secret,
+        secret_name=names.pipeline_credentials_secret,
         secret_key_to_env={ACCESS_KEY_ID_KEY: ACCESS_KEY, SECRET_ACCESS_KEY_KEY: SECRET_KEY},
     )
     task.set_env_variable(ENDPOINT, names.registry_endpoint)
     task.set_env_variable(SECURE, str(names.registry_secure).lower())
+    return task
+
+
+def pusher_identity(task: PipelineTask) -> PipelineTask:
+    """The pusher ServiceAccount's token, mounted into this task alone: the run executes with an
+    account that has no serving rights, so no other step can patch the serving object."""
+    kubernetes.use_secret_as_volume(
+        task, secret_name=load_serving_names().pusher_token_secret, mount_path=PUSHER_TOKEN_DIR
+    )
     return task
 
 

@@ -23,20 +23,31 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "MLPIPE_KFP_TOKEN"  # bearer token (e.g. a ServiceAccount token or an OIDC id token)
 COOKIE_ENV = "MLPIPE_KFP_COOKIE"  # session cookie of an authenticated Kubeflow (e.g. authservice_session=...)
-STAGES = ("ingest", "statistics", "schema", "validate", "tune", "train", "evaluate", "infra_validate", "push")
+STAGES = (
+    "ingest", "statistics", "schema", "validate", "tune", "train", "evaluate", "infra_validate", "push",
+    "monitor", "retrain",
+)  # fmt: skip
+PIPELINES = ("training", "monitoring")
 COMPONENTS_DIR = Path(__file__).resolve().parents[1] / "components"
 
 
-def compile_pipeline(config: DatasetConfig, output: str | Path, for_cluster: bool = True) -> Path:
-    """Compile the pipeline with `config` as the default of its `config` run parameter."""
+def compile_pipeline(
+    config: DatasetConfig, output: str | Path, for_cluster: bool = True, pipeline: str = "training"
+) -> Path:
+    """Compile the pipeline (`training` or `monitoring`) with `config` as the default of its
+    `config` run parameter."""
     from kfp import compiler
-
-    from mlpipe.components.serving import load_serving_names
-    from mlpipe.pipelines.training import build_pipeline
 
     if for_cluster:
         check_for_cluster(config)
-    pipeline = build_pipeline(config, load_serving_names())
+    if pipeline == "monitoring":
+        from mlpipe.pipelines.monitoring import build_monitoring_pipeline
+
+        pipeline = build_monitoring_pipeline(config)
+    else:
+        from mlpipe.pipelines.training import build_pipeline
+
+        pipeline = build_pipeline(config, parallel_tuning=for_cluster)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))
@@ -72,7 +83,36 @@ def cluster_arguments(config: DatasetConfig, params: dict[str, Any]) -> dict[str
     """Run arguments for a cluster: the config (with the data overrides applied) checked, then sent."""
     effective = with_overrides(config, train=params.get("train_data", ""), eval=params.get("eval_data", ""))
     check_for_cluster(effective)
+    for key in ("batch", "labels"):  # the monitoring pipeline's data
+        value = params.get(key)
+        if value and not str(value).startswith("s3://"):
+            raise UserInputError(f"--param {key}={value}: a pod cannot read a local path; upload it (s3://)")
     return {**params, "config": config.run_input()}
+
+
+def check_serving(config: DatasetConfig, api=None) -> None:
+    """Before a run is sent: the config publishes where the deployed serving reads (the
+    `serving-params` ConfigMap in `serving.namespace`, read with this machine's kubeconfig).
+    Where the cluster's API cannot be reached from here, it says so; the push step checks the
+    same before it publishes anything."""
+    if config.serving.rollout_target == "none":
+        return
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import HTTPError
+
+    from mlpipe.components.serving_live import NamesUnreadable, check_names, read_serving_names
+
+    try:
+        names = read_serving_names(config.serving.namespace, api)
+    except (ConfigException, HTTPError, OSError, NamesUnreadable) as exc:
+        log.warning(
+            "could not read the serving names in namespace %s from here (%s); the push step checks "
+            "them before it publishes",
+            config.serving.namespace,
+            str(exc).splitlines()[0][:200],
+        )
+        return
+    check_names(config.model_name, config.registry.uri, names)
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -82,7 +122,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserInputError(f"--param expects key=value, got {pair!r}")
-        if key in ("config", "serving_names"):
+        if key == "config":
             raise UserInputError(f"--param {key}: pass the config file with --config instead")
         params[key] = {"true": True, "false": False}.get(value.lower(), value)
     return params
@@ -109,10 +149,12 @@ def submit(
     recurring_cron: str | None = None,
     service_account: str | None = None,
     environ=os.environ,
+    kube_api=None,
 ) -> str:
     """Start a run (or a recurring run) from a compiled package; returns the URL to open."""
     if "config" not in params:
         params = cluster_arguments(config_from_dict(package_config(package), f"{package}"), params)
+    check_serving(config_from_dict(params["config"], "the run's config"), kube_api)
     kfp_client = client(host, namespace, environ)
     base = host.rstrip("/")
     if recurring_cron:

@@ -16,24 +16,32 @@ from kfp import dsl
 
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.component import evaluate
+from mlpipe.components.images import TF_IMAGE
 from mlpipe.components.infra_validate.component import infra_validate
 from mlpipe.components.ingest.component import ingest
 from mlpipe.components.push.component import push
 from mlpipe.components.schema.component import schema
-from mlpipe.components.serving import ServingNames
+from mlpipe.components.serving import load_serving_names
 from mlpipe.components.statistics.component import statistics
 from mlpipe.components.train.component import train
-from mlpipe.components.tune.component import tune
+from mlpipe.components.tune.component import tune, tune_choose, tune_plan, tune_trial
 from mlpipe.components.validate.component import validate, validation_gate
-from mlpipe.pipelines.platform import object_store_access, resources, training_placement
+from mlpipe.pipelines.platform import object_store_access, pusher_identity, resources, training_placement
 
 PIPELINE_NAME = "mlpipe-training"
 
 
-def build_pipeline(config: DatasetConfig, names: ServingNames):
-    """The training pipeline with `config` (its run input) and the serving names as defaults."""
+def build_pipeline(config: DatasetConfig, parallel_tuning: bool = False):
+    """The training pipeline with `config` (its run input) as default.
+
+    `parallel_tuning` (a cluster's IR with `tuning.parallel_trials` > 0): the trials fan out as a
+    `dsl.ParallelFor`, `parallel_trials` at once, and `tune_choose` collects them; kfp.local (2.13)
+    runs no ParallelFor, so local runs keep the one-pod search."""
     default_config = config.run_input()
-    default_names = dataclasses.asdict(names)
+    # where a TFJob's workers exchange inputs and the model with the train step (params.env)
+    cluster_names = dataclasses.asdict(load_serving_names())
+    parallelism = config.tuning.parallel_trials if parallel_tuning else 0
+    distributed = config.training.distributed.workers > 1  # a TFJob: its workers use the object store
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -41,14 +49,14 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
     )
     def training_pipeline(
         config: dict = default_config,
-        serving_names: dict = default_names,
         train_data: str = "",
         eval_data: str = "",
         enable_tuning: bool = True,
         use_baseline: bool = True,
     ):
-        """Args: config (the dataset config mapping), serving_names (params.env of the manifests),
-        train/eval data overrides (s3:// on a cluster), tuning switch, registry baseline switch."""
+        """Args: config (the dataset config mapping; serving names come from the serving-params
+        ConfigMap in its serving.namespace, read by push at run time), train/eval data overrides
+        (s3:// on a cluster), tuning switch, registry baseline switch."""
         ingest_task = ingest(config=config, train_data=train_data, eval_data=eval_data)
         object_store_access(resources(ingest_task.set_display_name("ingest"), "data"))
 
@@ -71,17 +79,32 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
         gate_task = validation_gate(anomalies=validate_task.outputs["anomalies"])
         resources(gate_task.set_display_name("validation_gate"), "small").set_caching_options(False)
 
-        tune_task = tune(config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning)
-        tune_task.after(gate_task)
-        training_placement(resources(tune_task.set_display_name("tune"), "train"))
+        if parallelism:
+            plan_task = tune_plan(config=config, enable_tuning=enable_tuning)
+            resources(plan_task.set_display_name("tune_plan").after(gate_task), "small")
+            with dsl.ParallelFor(plan_task.output, parallelism=parallelism) as trial:
+                trial_task = tune_trial(config=config, examples=ingest_task.outputs["examples"], trial=trial)
+                training_placement(resources(trial_task.set_display_name("tune_trial"), "train"))
+            tune_task = tune_choose(config=config, results=dsl.Collected(trial_task.output))
+            resources(tune_task.set_display_name("tune"), "small")
+        else:
+            tune_task = tune(
+                config=config, examples=ingest_task.outputs["examples"], enable_tuning=enable_tuning
+            )
+            tune_task.after(gate_task)
+            training_placement(resources(tune_task.set_display_name("tune"), "train"))
 
         train_task = train(
             config=config,
             examples=ingest_task.outputs["examples"],
             schema=schema_task.outputs["schema"],
             hyperparameters=tune_task.outputs["hyperparameters"],
+            serving_names=cluster_names,
+            worker_image=TF_IMAGE,  # the TFJob's workers run this step's image
         )
         training_placement(resources(train_task.set_display_name("train"), "train"))
+        if distributed:
+            object_store_access(train_task)
 
         evaluate_task = evaluate(
             config=config,
@@ -100,7 +123,6 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
 
         push_task = push(
             config=config,
-            serving_names=serving_names,
             model=train_task.outputs["model"],
             statistics=statistics_task.outputs["statistics"],
             blessing=evaluate_task.outputs["blessing"],
@@ -110,6 +132,6 @@ def build_pipeline(config: DatasetConfig, names: ServingNames):
         push_task.set_display_name("push").set_caching_options(False).set_retry(
             num_retries=2, backoff_duration="30s"
         )
-        object_store_access(resources(push_task, "small"))
+        pusher_identity(object_store_access(resources(push_task, "small")))
 
     return training_pipeline

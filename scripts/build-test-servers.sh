@@ -6,6 +6,7 @@
 #   $CACHE/bin/kube-apiserver-<ver>
 #   $CACHE/bin/kube-controller-manager-<ver>
 #   $CACHE/crds/kserve-<ver>/serving.kserve.io_inferenceservices.yaml
+#   $CACHE/crds/training-operator-<ver>/kubeflow.org_tfjobs.yaml
 #   $CACHE/bin/prism-<ver>      (Beam's portable runner, for the beam_portable test tier)
 #
 # CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}. Go module + build caches also live there
@@ -13,7 +14,7 @@
 # inside $CACHE/bin and then renamed into place (atomic on the same filesystem); an existing
 # artifact is never rebuilt. A flock on $CACHE/.build.lock serialises concurrent runs.
 #
-# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|prism]...   (default: all)
+# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|tfjob-crd|prism]...   (default: all)
 # Env:   MLPIPE_CACHE, MLPIPE_BUILD_JOBS (go build -p, default 2),
 #        MINIO_VERSION/MINIO_MODVER/MINIO_COMMIT, ETCD_VERSION, K8S_VERSION, KSERVE_VERSION,
 #        BEAM_VERSION
@@ -29,6 +30,8 @@ MINIO_COMMIT=${MINIO_COMMIT:-07c3a429bfed433e49018cb0f78a52145d4bedeb}
 ETCD_VERSION=${ETCD_VERSION:-v3.5.35}
 K8S_VERSION=${K8S_VERSION:-v1.33.13}
 KSERVE_VERSION=${KSERVE_VERSION:-v0.15.2}
+# Kubeflow training-operator v1 (TFJob, kubeflow.org/v1); Trainer v2 has no TensorFlow runtime.
+TRAINING_OPERATOR_VERSION=${TRAINING_OPERATOR_VERSION:-v1.9.3}
 # apache-beam is 2.72.0 in requirements/lock.txt; the Go proxy refuses sdks/v2@v2.72.0 (403),
 # so Prism comes from the release before it (the portable Fn/Job API is stable across them).
 BEAM_VERSION=${BEAM_VERSION:-v2.71.0}
@@ -223,6 +226,26 @@ fetch_kserve_crd() {
   printf 'kserve-crd\t%s\n' "$dest"
 }
 
+# ---- Kubeflow TFJob CRD (training-operator v1, from the Go module zip) ----------------------
+fetch_tfjob_crd() {
+  local ddir=$CACHE/crds/training-operator-$TRAINING_OPERATOR_VERSION
+  local dest=$ddir/kubeflow.org_tfjobs.yaml
+  if [ -s "$dest" ]; then printf 'tfjob-crd\t%s\n' "$dest"; return; fi
+  log "fetching training-operator $TRAINING_OPERATOR_VERSION TFJob CRD"
+  local dir
+  dir=$(go mod download -json "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  local src=$dir/manifests/base/crds/kubeflow.org_tfjobs.yaml
+  [ -s "$src" ] || die "CRD not found at $src"
+  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.tfjob.XXXXXX"); TMPS+=("$tmp")
+  cp "$src" "$tmp"/
+  chmod 0644 "$tmp"/*.yaml
+  chmod 0755 "$tmp"
+  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
+  mv "$tmp" "$ddir"
+  printf 'tfjob-crd\t%s\n' "$dest"
+}
+
 # ---- Prism: Beam's portable runner, from the Go SDK module --------------------------------
 # Beam's Flink/Spark job servers are not on Maven Central for current releases; Prism is the
 # portable runner Beam ships, built here from github.com/apache/beam/sdks/v2.
@@ -252,11 +275,12 @@ build_prism() {
 [ $# -eq 0 ] && set -- all
 for what in "$@"; do
   case $what in
-    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; build_prism ;;
+    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; fetch_tfjob_crd; build_prism ;;
     minio) build_minio ;;
     etcd) build_etcd ;;
     kube|k8s) build_kube ;;
     kserve-crd|crd) fetch_kserve_crd ;;
+    tfjob-crd) fetch_tfjob_crd ;;
     prism) build_prism ;;
     *) die "unknown target: $what" ;;
   esac

@@ -9,7 +9,6 @@ from mlpipe.components.images import PUSH_IMAGE
 @dsl.component(base_image=PUSH_IMAGE, install_kfp_package=False)
 def push(
     config: dict,
-    serving_names: dict,
     model: Input[Model],
     statistics: Input[Artifact],
     blessing: Input[Artifact],
@@ -22,9 +21,8 @@ def push(
     Args:
         config: Dataset config mapping (the run parameter): `model_name`, `registry.uri`
             (S3 credentials from MLPIPE_S3_* environment variables, i.e. a Kubernetes Secret),
-            `serving` (target, canary percent).
-        serving_names: Namespace and object names of serving (the manifests' params.env,
-            fixed at compile time): see `mlpipe.components.serving.ServingNames`.
+            `serving` (target, strategy, canary percent, and `namespace`, where the deployed
+            overlay's `serving-params` ConfigMap gives the serving names at run time).
         model: The trained model (`saved_model/`, `model_metadata.json`).
         statistics: The run's statistics, published with the version as the drift baseline
             of later runs.
@@ -41,10 +39,13 @@ def push(
     from mlpipe.components.push.core import push as run_push
     from mlpipe.components.registry import open_registry
     from mlpipe.components.runtime import setup_logging
-    from mlpipe.components.serving import ServingNames
+    from mlpipe.components.serving_live import read_serving_names
 
     setup_logging()
     dataset = config_from_dict(config)
+    target = dataset.serving.rollout_target
+    # the names of what is deployed, read before anything is published
+    names = read_serving_names(dataset.serving.namespace) if target != "none" else None
     with open(os.path.join(blessing.path, "blessing.json")) as handle:
         model_blessing = json.load(handle)
     with open(os.path.join(infra_blessing.path, "infra_blessing.json")) as handle:
@@ -55,8 +56,8 @@ def push(
         model_blessing,
         infra,
         open_registry(dataset.registry.uri, os.environ),
-        dataset.serving.target,
-        ServingNames(**serving_names),
+        target,
+        names,
         run_id=run_id,
         statistics_dir=statistics.path,
     )

@@ -9,8 +9,9 @@ get. Every failure is one UserInputError line that says nothing was published.
 from __future__ import annotations
 
 from mlpipe.components.errors import UserInputError
-from mlpipe.components.rollout import KSERVE, api_client
+from mlpipe.components.rollout import KSERVE, TARGETS, api_client
 from mlpipe.components.serving import ServingNames
+from mlpipe.components.serving_live import check_names
 
 NOTHING = "nothing was published"
 
@@ -20,69 +21,74 @@ def check_settings(target: str, names: ServingNames, model: str, registry, canar
     registry, the bucket (no prefix) that serving reads (params.env)."""
     if target == "none":
         return
-    if target not in ("deployment", "kserve"):
+    if target not in TARGETS:
         raise UserInputError(
-            f"unknown serving target {target!r}; expected none, deployment or kserve: {NOTHING}"
+            f"unknown serving target {target!r}; expected none, deployment, blue-green or kserve: {NOTHING}"
         )
     if not 0 <= canary_percent <= 100:
         raise UserInputError(f"serving.canary_traffic_percent must be 0-100, got {canary_percent}: {NOTHING}")
-    if canary_percent and target != "kserve":
+    if canary_percent and target != "kserve":  # blue-green switches all traffic at once
         raise UserInputError(
             f"serving.canary_traffic_percent is for the kserve target, not {target}: {NOTHING}"
         )
-    if model != names.model_name:
-        raise UserInputError(
-            f"model_name {model!r} is not the served model {names.model_name!r} (manifests params.env MODEL_NAME): "
-            f"{NOTHING}"
-        )
     bucket, prefix = getattr(registry, "bucket", None), getattr(registry, "prefix", None)
-    if bucket is not None and (bucket != names.registry_bucket or prefix):
-        where = f"s3://{bucket}/{prefix}".rstrip("/")
-        raise UserInputError(
-            f"registry {where} is not where serving reads (s3://{names.registry_bucket}, params.env "
-            f"REGISTRY_BUCKET): {NOTHING}"
-        )
+    registry_uri = f"s3://{bucket}/{prefix or ''}" if bucket is not None else ""
+    try:
+        check_names(model, registry_uri, names)
+    except UserInputError as exc:
+        raise UserInputError(f"{exc}: {NOTHING}") from None
 
 
-def _object(target: str, names: ServingNames) -> tuple[str, str, str]:
-    """(API group, resource, name) of the serving object."""
+def _objects(target: str, names: ServingNames) -> list[tuple[str, str, str]]:
+    """(API group, resource, name) of each object the rollout gets and patches."""
     if target == "deployment":
-        return "apps", "deployments", names.deployment
-    return KSERVE[0], KSERVE[2], names.inference_service
+        return [("apps", "deployments", names.deployment)]
+    if target == "blue-green":
+        from mlpipe.components.blue_green import COLOURS, colour_deployment
+
+        colours = [("apps", "deployments", colour_deployment(names, c)) for c in COLOURS]
+        return [*colours, ("", "services", names.service)]
+    return [(KSERVE[0], KSERVE[2], names.inference_service)]
+
+
+def _read(api, group: str, resource: str, name: str, namespace: str) -> None:
+    from kubernetes import client
+
+    if resource == "deployments":
+        client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
+    elif resource == "services":
+        client.CoreV1Api(api).read_namespaced_service(name, namespace)
+    else:
+        client.CustomObjectsApi(api).get_namespaced_custom_object(group, KSERVE[1], namespace, resource, name)
 
 
 def check_access(target: str, names: ServingNames, api=None) -> None:
-    """The serving object exists and this identity may get and patch it."""
+    """The serving objects exist and this identity may get and patch them."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     if target == "none":
         return
     api = api or api_client()
-    group, resource, name = _object(target, names)
-    what = f"{resource}/{name} in namespace {names.namespace}"
-    for verb in ("get", "patch"):
-        review = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(
-                    group=group, resource=resource, name=name, namespace=names.namespace, verb=verb
+    for group, resource, name in _objects(target, names):
+        what = f"{resource}/{name} in namespace {names.namespace}"
+        for verb in ("get", "patch"):
+            review = client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(
+                    resource_attributes=client.V1ResourceAttributes(
+                        group=group, resource=resource, name=name, namespace=names.namespace, verb=verb
+                    )
                 )
             )
-        )
-        answer = client.AuthorizationV1Api(api).create_self_subject_access_review(review)
-        if not answer.status.allowed:
-            raise UserInputError(f"this identity may not {verb} {what} (RBAC): {NOTHING}")
-    try:
-        if target == "deployment":
-            client.AppsV1Api(api).read_namespaced_deployment(name, names.namespace)
-        else:
-            client.CustomObjectsApi(api).get_namespaced_custom_object(
-                KSERVE[0], KSERVE[1], names.namespace, KSERVE[2], name
-            )
-    except ApiException as exc:
-        if exc.status == 404:
-            raise UserInputError(f"the serving target {what} does not exist: {NOTHING}") from None
-        raise
+            answer = client.AuthorizationV1Api(api).create_self_subject_access_review(review)
+            if not answer.status.allowed:
+                raise UserInputError(f"this identity may not {verb} {what} (RBAC): {NOTHING}")
+        try:
+            _read(api, group, resource, name, names.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise UserInputError(f"the serving target {what} does not exist: {NOTHING}") from None
+            raise
 
 
 def preflight(target: str, names: ServingNames, model: str, registry, canary_percent: int, api=None) -> None:

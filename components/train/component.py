@@ -15,11 +15,14 @@ def train(
     model: Output[Model],
     metrics: Output[Metrics],
     tensorboard: Output[Artifact],
+    serving_names: dict,
+    worker_image: str,
 ):
     """Train the Keras model and export a SavedModel with preprocessing inside the graph.
 
     Args:
-        config: Dataset config mapping (the run parameter): features, label, `training` (epochs, batch_size, seed).
+        config: Dataset config mapping (the run parameter): features, label, `training` (epochs, batch_size,
+            seed; `distributed.workers` > 1: on a cluster, train as a Kubeflow TFJob of that many workers).
         examples: Ingested examples (`Split-train` to fit, `Split-eval` for early stopping).
         schema: The validated schema; its features must match the config's.
         hyperparameters: The tune stage's JSON (tuned values, or the config defaults).
@@ -28,6 +31,9 @@ def train(
             and `model_metadata.json` (hyperparameters, metrics, data fingerprint).
         metrics: Final train and eval loss, AUC and binary accuracy.
         tensorboard: TensorBoard logs of the fit.
+        serving_names: The manifests' params.env (registry bucket, endpoint, credentials Secret): where
+            a TFJob's workers exchange inputs and the model with this step.
+        worker_image: The TFJob workers' image: this step's own, fixed when the pipeline is compiled.
     """
     import os
 
@@ -35,19 +41,36 @@ def train(
     from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.runtime import setup_logging
     from mlpipe.components.train.core import train as run_train
+    from mlpipe.components.train.launch import in_cluster, train_as_tfjob
 
     setup_logging()
     config = config_from_dict(config)
-    result = run_train(
-        config,
-        examples.path,
-        load_schema(schema.path),
-        model.path,
-        tensorboard.path,
-        read_hyperparameters(hyperparameters.path, config.training.hyperparameters),
-        fingerprint=examples.metadata.get("fingerprint", ""),
-        tf_config=os.environ.get("TF_CONFIG"),
-    )
+    fingerprint = examples.metadata.get("fingerprint", "")
+    if config.training.distributed.workers > 1 and in_cluster():
+        from mlpipe.components.serving import ServingNames
+
+        result = train_as_tfjob(
+            config,
+            examples.path,
+            schema.path,
+            hyperparameters.path,
+            model.path,
+            tensorboard.path,
+            ServingNames(**serving_names),
+            worker_image,
+            fingerprint=fingerprint,
+        )
+    else:
+        result = run_train(
+            config,
+            examples.path,
+            load_schema(schema.path),
+            model.path,
+            tensorboard.path,
+            read_hyperparameters(hyperparameters.path, config.training.hyperparameters),
+            fingerprint=fingerprint,
+            tf_config=os.environ.get("TF_CONFIG"),
+        )
     for key, value in result.metrics.items():
         metrics.log_metric(key, value)
     model.metadata.update({"framework": "tensorflow", "epochs_run": result.epochs_run})

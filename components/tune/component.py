@@ -35,3 +35,45 @@ def tune(
     hyperparameters.metadata["summary"] = {
         "tuning": {"tuned": result.tuned, "best_score": result.best_score, "trials": len(result.trials)}
     }
+
+
+# --- trials in parallel on a cluster (tuning.parallel_trials > 0): plan -> ParallelFor(trial) -> choose ---
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def tune_plan(config: dict, enable_tuning: bool) -> list:
+    """The trials to run: distinct seeded draws from the search space (one no-op trial when off)."""
+    from mlpipe.components.config_io import config_from_dict
+    from mlpipe.components.tune.trials import plan
+
+    return plan(config_from_dict(config), enabled=enable_tuning)
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def tune_trial(config: dict, examples: Input[Dataset], trial: dict) -> dict:
+    """One trial in its own pod: fit, return the best eval AUC with the trial's values."""
+    from mlpipe.components.config_io import config_from_dict
+    from mlpipe.components.runtime import setup_logging
+    from mlpipe.components.tune.trials import run
+
+    setup_logging()
+    return run(config_from_dict(config), examples.path, trial)
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def tune_choose(
+    config: dict,
+    results: list,
+    hyperparameters: Output[Artifact],
+    trials: Output[Markdown],
+):
+    """The best of the collected trials, written as the sequential tune writes it."""
+    from mlpipe.components.config_io import config_from_dict
+    from mlpipe.components.tune.core import write_outputs
+    from mlpipe.components.tune.trials import choose
+
+    result = choose(config_from_dict(config), results)
+    write_outputs(result, hyperparameters.path, trials.path)
+    hyperparameters.metadata["summary"] = {
+        "tuning": {"tuned": result.tuned, "best_score": result.best_score, "trials": len(result.trials)}
+    }

@@ -3,6 +3,9 @@ plane, `kubeflow_cluster` on a plane of its own (the overlays are alternatives, 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
 import time
 import types
 from pathlib import Path
@@ -14,7 +17,7 @@ from mlpipe.components.serving import load_serving_names
 REPO = Path(__file__).resolve().parents[2]
 NAMES = load_serving_names()
 KUBEFLOW_NAMES = load_serving_names(overrides=REPO / "manifests" / "overlays" / "kubeflow" / "params.env")
-OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES}
+OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES, "kind-blue-green": NAMES}
 
 
 def kserve_crd() -> Path:
@@ -45,6 +48,41 @@ def wait_for(check, what: str, timeout: float = 60.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.5)
+
+
+READY = [
+    {"type": t, "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    for t in ("Ready", "ContainersReady")
+]
+
+
+@contextlib.contextmanager
+def kubelet(cluster, selector: str):
+    """A stand-in kubelet: marks the selected pods of the serving namespace Running and Ready as
+    they appear, while the block runs (no node runs pods here). The real ReplicaSet and Deployment
+    controllers turn that into the Deployment's availability."""
+    plane, namespace = cluster.plane, cluster.names.namespace
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            listed = plane.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json", check=False)
+            for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
+                if (pod.get("status") or {}).get("phase") != "Running":
+                    plane.kubectl(
+                        "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+                        "--type=merge", "-p", json.dumps({"status": {"phase": "Running", "conditions": READY}}),
+                        check=False,
+                    )  # fmt: skip
+            stop.wait(0.3)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def pusher_api(cluster):
@@ -86,12 +124,51 @@ def kind_cluster(control_plane):
 
 
 @pytest.fixture(scope="session")
+def tfjobs(kind_cluster):
+    """The kind overlay deployed (trainer RBAC included), KFP standalone's run account
+    (`pipeline-runner`, which KFP's install creates) and training-operator's real TFJob CRD
+    installed (no operator runs: tests write the status as it would)."""
+    from servers import server_binaries
+
+    plane = kind_cluster.plane
+    crd = Path(server_binaries("tfjob-crd")["tfjob-crd"])
+    plane.kubectl("apply", "--server-side", "-f", str(crd))
+    wait_for(
+        lambda: "True" in plane.kubectl(
+            "get", "crd", "tfjobs.kubeflow.org",
+            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
+        ).stdout,
+        "the TFJob CRD to be established",
+    )  # fmt: skip
+    plane.kubectl("create", "serviceaccount", RUN_ACCOUNT, "-n", kind_cluster.names.pipeline_namespace)
+    return kind_cluster
+
+
+RUN_ACCOUNT = "pipeline-runner"  # the account KFP standalone runs every step with
+
+
+def run_api(cluster):
+    """A kubernetes ApiClient with the token of the account runs execute with (a step's view)."""
+    return cluster.plane.api_client(cluster.plane.token(cluster.names.pipeline_namespace, RUN_ACCOUNT))
+
+
+@pytest.fixture(scope="session")
 def kubeflow_cluster(tmp_path_factory):
     """The kubeflow overlay (KServe InferenceService, its real CRD) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kubeflow")
+
+
+@pytest.fixture(scope="session")
+def blue_green_cluster(tmp_path_factory):
+    """The kind-blue-green overlay (two colour Deployments, one Service) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kind-blue-green")
+
+
+def _own_plane(tmp_path_factory, overlay: str):
     from servers import ControlPlane
 
-    plane = ControlPlane(tmp_path_factory.mktemp("kubeflow-plane"))
+    plane = ControlPlane(tmp_path_factory.mktemp(f"{overlay}-plane"))
     try:
-        yield _deploy(plane, "kubeflow")
+        yield _deploy(plane, overlay)
     finally:
         plane.stop()

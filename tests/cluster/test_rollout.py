@@ -14,8 +14,9 @@ import pytest
 from mlpipe.components.push.core import push
 from mlpipe.components.registry import LocalRegistry
 from mlpipe.components.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out, rollback
+from mlpipe.components.rollout_status import RolloutNotReady
 
-from .conftest import pusher_api, registry_with_versions, wait_for
+from .conftest import kubelet, pusher_api, registry_with_versions, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -77,12 +78,17 @@ def test_push_rollout_and_rollback_move_the_deployment_with_the_pushers_rights(k
     # someone scales serving by hand while we roll out: our patch must keep their edit
     kind_cluster.plane.kubectl("scale", "deployment", names.deployment, "-n", names.namespace, "--replicas=2")
 
-    first = push(config, _model(tmp_path / "m1", "a"), blessed, infra, registry, "deployment", names, api=api)
-    second = push(
-        config, _model(tmp_path / "m2", "b"), blessed, infra, registry, "deployment", names, api=api
-    )
+    with kubelet(kind_cluster, "app.kubernetes.io/name=tf-serving"):
+        first = push(
+            config, _model(tmp_path / "m1", "a"), blessed, infra, registry, "deployment", names, api=api
+        )
+        second = push(
+            config, _model(tmp_path / "m2", "b"), blessed, infra, registry, "deployment", names, api=api
+        )
     assert (first["version"], second["version"]) == (1, 2)
     assert second["serving"]["kind"] == "Deployment"
+    # push waited for the rolling update: both pods (replicas=2) updated and available, none old
+    assert second["serving"]["status"]["ready"] is True
     after = _deployment(kind_cluster)
     assert _synced_version(after) == "2"
     assert after["spec"]["template"]["metadata"]["annotations"][VERSION_ANNOTATION] == "2"
@@ -105,6 +111,31 @@ def test_push_rollout_and_rollback_move_the_deployment_with_the_pushers_rights(k
         "the v1 ReplicaSet on top",
     )
     assert len(latest) == len(revisions) and pushed_v1 not in latest
+
+
+def test_a_rolling_update_that_never_gets_ready_fails_the_push_and_the_retry_reuses_it(
+    kind_cluster, tmp_path, adult
+):
+    from mlpipe.components.config_io import load_config
+
+    names, api = kind_cluster.names, pusher_api(kind_cluster)
+    config = load_config(adult.config, check_data=False)
+    impatient = config.model_copy(
+        update={"serving": config.serving.model_copy(update={"rollout_timeout_seconds": 3})}
+    )
+    registry = LocalRegistry(tmp_path / "registry")
+    blessed, infra = {"blessed": True, "reasons": []}, {"blessed": True, "reasons": []}
+    model = _model(tmp_path / "m", "never")
+    with pytest.raises(
+        RolloutNotReady, match=f"Deployment {names.namespace}/{names.deployment} not ready after 3 s"
+    ):
+        push(impatient, model, blessed, infra, registry, "deployment", names, api=api)
+    assert registry.versions(config.model_name) == [1]
+    assert registry.serving_version(config.model_name) is None  # nothing took it: no new baseline
+    with kubelet(kind_cluster, "app.kubernetes.io/name=tf-serving"):
+        again = push(config, model, blessed, infra, registry, "deployment", names, api=api)
+    assert (again["version"], again["reused"]) == (1, True)
+    assert registry.serving_version(config.model_name) == 1
 
 
 def test_a_pipeline_identity_without_the_pushers_rights_is_refused(kind_cluster):

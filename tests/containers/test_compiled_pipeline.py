@@ -79,7 +79,7 @@ def cluster_run(images: Images, s3_server, tmp_path_factory, adult, write_config
     )
     config = load_config(config_path, check_data=False)
     secrets = {
-        NAMES.credentials_secret: {
+        NAMES.pipeline_credentials_secret: {
             ACCESS_KEY_ID_KEY: s3_server.access_key,
             SECRET_ACCESS_KEY_KEY: s3_server.secret_key,
         }

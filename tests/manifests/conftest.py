@@ -9,5 +9,5 @@ from .objects import KUSTOMIZATIONS, kustomize
 
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[dict]]:
-    """Rendered objects per kustomization: `base`, `kind` and `kubeflow`."""
+    """Rendered objects per kustomization: `base` and each overlay."""
     return {name: kustomize(path) for name, path in KUSTOMIZATIONS.items()}

@@ -50,7 +50,9 @@ def test_help_lists_the_walkthrough():
 def test_deploy_applies_the_kind_overlay_in_the_kind_context():
     result = make("-n", "deploy")
     assert result.returncode == 0, result.stderr
-    assert "kubectl --context kind-mlpipe apply -k manifests/overlays/kind" in result.stdout
+    assert "kubectl --context kind-mlpipe apply -k manifests/overlays/kind\n" in result.stdout
+    blue_green = make("-n", "deploy", "DEPLOY_OVERLAY=kind-blue-green")
+    assert "kubectl --context kind-mlpipe apply -k manifests/overlays/kind-blue-green" in blue_green.stdout
 
 
 def test_kind_up_pins_kfp_and_uses_its_upstream_manifests():
@@ -143,6 +145,7 @@ def test_kind_overlay_pulls_mirrors_of_the_base_images(rendered):
         first, _, rest = image.partition("/")
         mirrors.add("localhost:5001/" + (rest if "." in first or ":" in first else image))
     assert images_of(rendered["kind"]) == mirrors
+    assert images_of(rendered["kind-blue-green"]) == mirrors
     assert not find(rendered["kubeflow"], "Deployment", {"app.kubernetes.io/component": "serving"})
 
 

@@ -8,19 +8,30 @@ import pytest
 
 from mlpipe.components.serving import load_serving_names
 
-from .objects import KUBEFLOW_PARAMS_ENV, MANIFESTS, PARAMS_ENV, containers, find, pod_specs, ref, workloads
+from .objects import (
+    KUBEFLOW_PARAMS_ENV,
+    MANIFESTS,
+    PARAMS_ENV,
+    containers,
+    find,
+    one,
+    pod_specs,
+    ref,
+    workloads,
+)
 
-OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV}
+OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV, "kind-blue-green": None}
 # Containers allowed a writable root filesystem, with the reason. None so far:
 # MinIO, mc and TF Serving all run with only emptyDir /tmp (and data) writable.
 WRITABLE_ROOT_FS: dict[str, str] = {}
-# Roles of the KFP installation that the pusher's account may be bound to, in
-# the pipeline namespace only (every step of a run uses the run's account).
-PIPELINE_RUNNER_ROLES = {("Role", "pipeline-runner"), ("ClusterRole", "kubeflow-edit")}
 PINNED_IMAGE = re.compile(
     r"^[a-z0-9.\-:/_]+(:[\w][\w.\-]{0,127})(@sha256:[0-9a-f]{64})?$|^[^@]+@sha256:[0-9a-f]{64}$"
 )
-NAMES = ("base", "kind", "kubeflow")
+NAMES = ("base", "kind", "kubeflow", "kind-blue-green")
+# What a run may do with TFJobs (distributed training): create and read them, in the pipeline
+# namespace only; bound to the account runs execute with (KFP standalone / a Kubeflow profile).
+TRAINER_RULES = [{"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"], "verbs": ["create", "get"]}]
+RUN_ACCOUNT = {"kubeflow": "default-editor"}  # elsewhere KFP standalone's pipeline-runner
 
 
 def names_for(overlay: str):
@@ -112,12 +123,21 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
     objects = rendered[name]
     names = names_for(name)
     assert not find(objects, "ClusterRole") and not find(objects, "ClusterRoleBinding")
-    roles = find(objects, "Role")
-    assert [r["metadata"]["name"] for r in roles] == ["mlpipe-pusher"]
-    role = roles[0]
+    roles = {r["metadata"]["name"]: r for r in find(objects, "Role")}
+    assert sorted(roles) == ["mlpipe-pusher", "mlpipe-trainer"]
+    trainer = roles["mlpipe-trainer"]
+    assert trainer["metadata"]["namespace"] == names.pipeline_namespace
+    assert trainer["rules"] == TRAINER_RULES
+    role = roles["mlpipe-pusher"]
     assert role["metadata"]["namespace"] == names.namespace
+    names_rule = {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "resourceNames": ["serving-params"],
+        "verbs": ["get"],
+    }
     if name == "kubeflow":
-        expected = [
+        objects_rules = [
             {
                 "apiGroups": ["serving.kserve.io"],
                 "resources": ["inferenceservices"],
@@ -125,8 +145,23 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
                 "verbs": ["get", "patch"],
             }
         ]
+    elif name == "kind-blue-green":
+        objects_rules = [
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments"],
+                "resourceNames": [f"{names.deployment}-blue", f"{names.deployment}-green"],
+                "verbs": ["get", "patch"],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["services"],
+                "resourceNames": [names.service],
+                "verbs": ["get", "patch"],
+            },
+        ]
     else:
-        expected = [
+        objects_rules = [
             {
                 "apiGroups": ["apps"],
                 "resources": ["deployments"],
@@ -134,31 +169,41 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
                 "verbs": ["get", "patch"],
             }
         ]
+    expected = [*objects_rules, names_rule]  # the serving objects, and the serving names (read at run time)
     assert role["rules"] == expected
 
-    for binding in find(objects, "RoleBinding"):
-        namespace = binding["metadata"]["namespace"]
-        target = (binding["roleRef"]["kind"], binding["roleRef"]["name"])
-        if namespace == names.namespace:
-            assert target == ("Role", "mlpipe-pusher"), (
-                f"{ref(binding)} grants {target} in the serving namespace"
-            )
-        else:
-            assert namespace == names.pipeline_namespace, f"{ref(binding)}: unexpected namespace"
-            assert target in PIPELINE_RUNNER_ROLES, f"{ref(binding)} grants {target}"
-        assert binding["subjects"] == [
-            {
-                "kind": "ServiceAccount",
-                "name": names.pusher_service_account,
-                "namespace": names.pipeline_namespace,
-            }
-        ], f"{ref(binding)}: subjects"
+    # one binding: the pusher's account to the pusher Role; it gets no pipeline-runner rights, as no
+    # run executes with it (the push step mounts its token)
+    bindings = {b["metadata"]["name"]: b for b in find(objects, "RoleBinding")}
+    assert sorted(bindings) == ["mlpipe-pusher", "mlpipe-trainer"]
+    trainer_binding = bindings["mlpipe-trainer"]
+    assert trainer_binding["metadata"]["namespace"] == names.pipeline_namespace
+    assert trainer_binding["roleRef"]["name"] == "mlpipe-trainer"
+    assert trainer_binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": RUN_ACCOUNT.get(name, "pipeline-runner"),
+            "namespace": names.pipeline_namespace,
+        }
+    ]
+    binding = bindings["mlpipe-pusher"]
+    assert binding["metadata"]["namespace"] == names.namespace
+    assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) == ("Role", "mlpipe-pusher")
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": names.pusher_service_account,
+            "namespace": names.pipeline_namespace,
+        }
+    ], f"{ref(binding)}: subjects"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_no_secret_values_outside_kind(rendered, name):
-    secrets = find(rendered[name], "Secret")
-    if name != "kind":
+    secrets = [
+        s for s in find(rendered[name], "Secret") if s.get("type") != "kubernetes.io/service-account-token"
+    ]  # a token Secret holds no value: the token controller fills it in
+    if not name.startswith("kind"):
         assert not secrets, f"{name} renders Secrets {[ref(s) for s in secrets]}; only the kind overlay may"
     for secret in secrets:
         assert secret["metadata"]["labels"].get("mlpipe.io/development-values") == "true", ref(secret)
@@ -170,8 +215,9 @@ def test_no_secret_values_outside_kind(rendered, name):
                 )
 
 
-def test_development_values_live_only_in_the_kind_overlay():
-    dev_file = MANIFESTS / "overlays" / "kind" / "dev-credentials.env"
+@pytest.mark.parametrize("which", ["", "pipeline-", "serving-"])
+def test_development_values_live_only_in_the_kind_overlay(which):
+    dev_file = MANIFESTS / "overlays" / "kind" / "local" / f"dev-{which}credentials.env"
     text = dev_file.read_text()
     assert "DEVELOPMENT VALUES ONLY" in text
     values = [line.split("=", 1)[1] for line in text.splitlines() if line and not line.startswith("#")]
@@ -184,7 +230,12 @@ def test_development_values_live_only_in_the_kind_overlay():
 
 
 def test_pod_security_admission_labels(rendered):
-    for name, enforce in (("base", "restricted"), ("kind", "restricted"), ("kubeflow", "baseline")):
+    for name, enforce in (
+        ("base", "restricted"),
+        ("kind", "restricted"),
+        ("kubeflow", "baseline"),
+        ("kind-blue-green", "restricted"),
+    ):
         (namespace,) = find(rendered[name], "Namespace")
         labels = namespace["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == enforce, name
@@ -195,7 +246,7 @@ def test_pod_security_admission_labels(rendered):
 def test_services_not_exposed_outside_the_cluster(rendered, name):
     for service in find(rendered[name], "Service"):
         kind = service["spec"].get("type", "ClusterIP")
-        allowed = {"ClusterIP", "NodePort"} if name == "kind" else {"ClusterIP"}
+        allowed = {"ClusterIP", "NodePort"} if name.startswith("kind") else {"ClusterIP"}
         assert kind in allowed, f"{ref(service)} is {kind}"
 
 
@@ -211,3 +262,29 @@ def test_services_not_exposed_outside_the_cluster(rendered, name):
 )
 def test_pinned_image_pattern(image, pinned):
     assert bool(PINNED_IMAGE.match(image)) is pinned
+
+
+def test_only_the_pipeline_and_serving_namespaces_reach_the_registry(rendered):
+    """Kubeflow: a NetworkPolicy in front of MinIO's S3 port; the console is reachable from nowhere."""
+    names = names_for("kubeflow")
+    (policy,) = find(rendered["kubeflow"], "NetworkPolicy")
+    minio = one(rendered["kubeflow"], "Deployment", {"app.kubernetes.io/name": "minio"})
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= minio["spec"]["template"]["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "In",
+                        "values": [names.pipeline_namespace, names.namespace],
+                    }
+                ]
+            }
+        }
+    ]
+    assert rule["ports"] == [{"port": 9000, "protocol": "TCP"}]
+    assert not find(rendered["kind"], "NetworkPolicy")  # its NodePort serves uploads from the host

@@ -43,7 +43,7 @@ def test_kind_node_image_matches_schema_version():
         assert node["image"].startswith(f"kindest/node:v{major_minor}."), node["image"]
 
 
-@pytest.mark.parametrize("name", ["base", "kind", "kubeflow"])
+@pytest.mark.parametrize("name", ["base", "kind", "kubeflow", "kind-blue-green"])
 def test_objects_validate(rendered, name):
     for obj in rendered[name]:
         if obj["kind"] != "InferenceService":  # the real KServe CRD judges it: tests/cluster

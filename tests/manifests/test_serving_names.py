@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlpipe.components.rollout import VERSION_ANNOTATION
 from mlpipe.components.serving import (
     ACCESS_KEY_ID_KEY,
     SECRET_ACCESS_KEY_KEY,
@@ -29,6 +30,9 @@ def secret_refs(obj: dict) -> list[tuple[str, str]]:
                 secret = (env.get("valueFrom") or {}).get("secretKeyRef")
                 if secret:
                     refs.append((secret["name"], secret["key"]))
+            for source in container.get("envFrom") or []:
+                if "secretRef" in source:
+                    refs.append((source["secretRef"]["name"], "*"))
     return refs
 
 
@@ -44,7 +48,10 @@ def test_default_params_file():
         registry_endpoint="minio.mlpipe-serving.svc.cluster.local:9000",
         registry_secure=False,
         credentials_secret="mlpipe-minio-credentials",
+        pipeline_credentials_secret="mlpipe-registry-pipeline",
+        serving_credentials_secret="mlpipe-registry-serving",
         pusher_service_account="mlpipe-pusher",
+        pusher_token_secret="mlpipe-pusher-token",
         pipeline_namespace="kubeflow",
     )
     assert names.storage_uri == "s3://models/adult_income"
@@ -84,13 +91,13 @@ def test_configmap_is_the_params_file(rendered, name):
     overrides = KUBEFLOW_PARAMS_ENV if name == "kubeflow" else None
     expected = parse_params_env(PARAMS_ENV) | (parse_params_env(overrides) if overrides else {})
     names = load_serving_names(overrides=overrides)
-    configmap = one(rendered[name], "ConfigMap")
+    (configmap,) = [c for c in find(rendered[name], "ConfigMap") if c["metadata"]["name"] == "serving-params"]
     assert configmap["metadata"]["name"] == "serving-params"
     assert configmap["metadata"]["namespace"] == names.namespace
     assert configmap["data"] == expected
 
 
-@pytest.mark.parametrize("name", ["kind", "kubeflow"])
+@pytest.mark.parametrize("name", ["kind", "kubeflow", "kind-blue-green"])
 def test_shared_names(rendered, name):
     objects = rendered[name]
     names = load_serving_names(overrides=KUBEFLOW_PARAMS_ENV if name == "kubeflow" else None)
@@ -110,10 +117,23 @@ def test_shared_names(rendered, name):
     assert host == f"{minio['metadata']['name']}.{names.namespace}.svc.cluster.local"
     assert int(port) in [p["port"] for p in minio["spec"]["ports"]]
 
+    # least privilege: MinIO's root key reaches MinIO and its setup Job alone; serving reads with
+    # the read-only key; the setup Job creates the pipeline's and serving's users
+    root, pipeline, serving = (
+        names.credentials_secret,
+        names.pipeline_credentials_secret,
+        names.serving_credentials_secret,
+    )
+    expected = {"registry": {root}, "registry-setup": {root, pipeline, serving}, "serving": {serving}}
     for obj in objects:
-        for secret_name, key in secret_refs(obj):
-            assert secret_name == names.credentials_secret, ref(obj)
-            assert key in (ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY), ref(obj)
+        refs = secret_refs(obj)
+        for _, key in refs:
+            assert key in (ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, "*"), ref(obj)
+        if refs:
+            component = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+            assert {name for name, _ in refs} == expected[component], ref(obj)
+    storage = find(objects, "ServiceAccount", {"app.kubernetes.io/component": "model-storage"})
+    assert [a["secrets"] for a in storage] == ([[{"name": serving}]] if name == "kubeflow" else [])
 
 
 def test_plain_serving_names(rendered):
@@ -143,10 +163,22 @@ def test_plain_serving_names(rendered):
     assert pod["volumes"][0]["name"] in {m["name"] for m in sync["volumeMounts"]} & {
         m["name"] for m in server["volumeMounts"]
     }
-    for namespace in (names.namespace, names.pipeline_namespace):
-        secret = [s for s in find(objects, "Secret") if s["metadata"]["namespace"] == namespace]
-        assert [s["metadata"]["name"] for s in secret] == [names.credentials_secret], namespace
-        assert set(secret[0]["data"]) == {ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY}
+    credentials = {
+        names.namespace: {
+            names.credentials_secret,
+            names.pipeline_credentials_secret,
+            names.serving_credentials_secret,
+        },
+        names.pipeline_namespace: {names.pipeline_credentials_secret},  # never MinIO's root key
+    }
+    for namespace, expected in credentials.items():
+        secret = [
+            s
+            for s in find(objects, "Secret", {"app.kubernetes.io/component": "credentials"})
+            if s["metadata"]["namespace"] == namespace
+        ]
+        assert {s["metadata"]["name"] for s in secret} == expected, namespace
+        assert all(set(s["data"]) == {ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY} for s in secret)
 
 
 def test_inference_service_names(rendered):
@@ -163,7 +195,7 @@ def test_inference_service_names(rendered):
     assert "mlpipe.io/model-version" not in (isvc["metadata"].get("annotations") or {})
     storage_account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "model-storage"})
     assert predictor["serviceAccountName"] == storage_account["metadata"]["name"]
-    assert storage_account["secrets"] == [{"name": names.credentials_secret}]
+    assert storage_account["secrets"] == [{"name": names.serving_credentials_secret}]
 
 
 NEW_PARAMS = {
@@ -175,26 +207,55 @@ NEW_PARAMS = {
     "REGISTRY_BUCKET": "bucket-x",
     "REGISTRY_ENDPOINT": "minio.ns-x.svc.cluster.local:9000",
     "CREDENTIALS_SECRET": "secret-x",
+    "PIPELINE_CREDENTIALS_SECRET": "pipeline-secret-x",
+    "SERVING_CREDENTIALS_SECRET": "serving-secret-x",
     "PUSHER_SERVICE_ACCOUNT": "pusher-x",
+    "PUSHER_TOKEN_SECRET": "token-x",
     "PIPELINE_NAMESPACE": "pipelines-x",
 }
 
 
 def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -> None:
     text = yaml.safe_dump_all(objects)
-    for old in ("mlpipe-serving", "adult-income", "adult_income", "mlpipe-minio-credentials"):
+    for old in (
+        "mlpipe-serving",
+        "adult-income",
+        "adult_income",
+        "mlpipe-minio-credentials",
+        "mlpipe-registry-",
+    ):
         assert old not in text, f"{overlay}: {old!r} survived a params.env change"
     assert one(objects, "Namespace")["metadata"]["name"] == "ns-x"
     account = one(objects, "ServiceAccount", {"app.kubernetes.io/component": "pusher"})
     assert (account["metadata"]["name"], account["metadata"]["namespace"]) == ("pusher-x", pipeline_namespace)
-    for binding in find(objects, "RoleBinding"):
+    for binding in find(objects, "RoleBinding", {"app.kubernetes.io/component": "pusher"}):
         assert binding["subjects"][0]["name"] == "pusher-x", ref(binding)
-    role = one(objects, "Role")
+    trainer = one(objects, "RoleBinding", {"app.kubernetes.io/component": "trainer"})
+    assert trainer["metadata"]["namespace"] == trainer["subjects"][0]["namespace"] == pipeline_namespace
+    assert one(objects, "Role", {"app.kubernetes.io/component": "trainer"})["metadata"]["namespace"] == (
+        pipeline_namespace
+    )
+    role = one(objects, "Role", {"app.kubernetes.io/component": "pusher"})
+    if overlay == "kind-blue-green":
+        assert [r["resourceNames"] for r in role["rules"]] == [
+            ["deploy-x-blue", "deploy-x-green"],
+            ["svc-x"],
+            ["serving-params"],
+        ]
+        deployments = find(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+        assert sorted(d["metadata"]["name"] for d in deployments) == ["deploy-x-blue", "deploy-x-green"]
+        return
     assert role["rules"][0]["resourceNames"] == ["isvc-x" if overlay == "kubeflow" else "deploy-x"]
     if overlay == "kubeflow":
         isvc = one(objects, "InferenceService")
         assert isvc["metadata"]["name"] == "isvc-x"
         assert "storageUri" not in isvc["spec"]["predictor"]["model"]  # set by the pusher, from params.env
+        policy = one(objects, "NetworkPolicy")
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+            pipeline_namespace,
+            "ns-x",
+        ]
     else:
         deployment = one(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
         assert deployment["metadata"]["name"] == "deploy-x"
@@ -203,8 +264,13 @@ def assert_renamed(objects: list[dict], overlay: str, pipeline_namespace: str) -
         )
         probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
         assert probe["httpGet"]["path"] == "/v1/models/model_x"
-        for secret in find(objects, "Secret"):
-            assert secret["metadata"]["name"] == "secret-x"
+        for secret in find(objects, "Secret", {"app.kubernetes.io/component": "credentials"}):
+            which = secret["metadata"]["labels"]["mlpipe.io/credentials"]
+            expected = {"root": "secret-x", "pipeline": "pipeline-secret-x", "serving": "serving-secret-x"}
+            assert secret["metadata"]["name"] == expected[which]
+    token = one(objects, "Secret", {"app.kubernetes.io/component": "pusher"})
+    assert (token["metadata"]["name"], token["metadata"]["namespace"]) == ("token-x", pipeline_namespace)
+    assert token["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "pusher-x"
 
 
 def test_editing_params_env_renames_everything(tmp_path: Path):
@@ -218,6 +284,7 @@ def test_editing_params_env_renames_everything(tmp_path: Path):
         lines.append(f"{key}={NEW_PARAMS[key]}" if key in NEW_PARAMS else line)
     params.write_text("\n".join(lines) + "\n")
     assert_renamed(kustomize(tree / "overlays" / "kind"), "kind", "pipelines-x")
+    assert_renamed(kustomize(tree / "overlays" / "kind-blue-green"), "kind-blue-green", "pipelines-x")
     kubeflow_pipelines = parse_params_env(KUBEFLOW_PARAMS_ENV)["PIPELINE_NAMESPACE"]
     assert_renamed(kustomize(tree / "overlays" / "kubeflow"), "kubeflow", kubeflow_pipelines)
 
@@ -252,3 +319,22 @@ def test_predict_request_is_one_adult_row():
         first = dict(zip(header, (v.strip() for v in next(lines).split(",")), strict=True))
     for name, value in row.items():
         assert (float(first[name]) if name in numeric else first[name]) == value, name
+
+
+def test_blue_green_has_two_colours_and_a_service_the_pusher_points(rendered):
+    names = load_serving_names()
+    objects = rendered["kind-blue-green"]
+    deployments = {
+        d["metadata"]["labels"]["mlpipe.io/colour"]: d
+        for d in find(objects, "Deployment", {"app.kubernetes.io/component": "serving"})
+    }
+    assert set(deployments) == {"blue", "green"}
+    for colour, deployment in deployments.items():
+        assert deployment["metadata"]["name"] == f"{names.deployment}-{colour}"
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector["mlpipe.io/colour"] == colour  # each colour owns its own pods
+        assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        assert VERSION_ANNOTATION not in (deployment["spec"]["template"]["metadata"].get("annotations") or {})
+    service = one(objects, "Service", {"app.kubernetes.io/component": "serving"})
+    assert service["metadata"]["name"] == names.service
+    assert "selector" not in service["spec"]  # the pusher writes it whole: a re-apply never switches

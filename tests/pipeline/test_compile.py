@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from mlpipe.components.serving import load_serving_names
+from mlpipe.components.serving import PUSHER_TOKEN_DIR, load_serving_names
 from mlpipe.pipelines.cli import main
 
 NAMES = load_serving_names()
@@ -25,6 +25,8 @@ STAGE_FOLDERS = [
     "evaluate",
     "infra_validate",
     "push",
+    "monitor",
+    "retrain",
 ]
 STAGES = [
     "ingest", "statistics", "schema", "validate", "validation-gate", "tune", "train", "evaluate",
@@ -62,8 +64,7 @@ def test_the_ir_has_every_stage_wired_in_order(compiled):
     assert {"train", "ingest"} <= deps["evaluate"] and {"train", "ingest"} <= deps["infra-validate"]
     assert {"train", "evaluate", "infra-validate"} <= deps["push"]
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
-        "config",
-        "serving_names",
+        "config",  # serving names: read at run time from the deployed ConfigMap (serving.namespace)
         "train_data",
         "eval_data",
         "enable_tuning",
@@ -83,13 +84,17 @@ def test_images_come_from_components_images(compiled, monkeypatch):
 
 
 def test_the_secret_is_referenced_by_name_and_no_credential_enters_the_ir(compiled):
-    assert NAMES.credentials_secret == "mlpipe-minio-credentials"
+    assert NAMES.pipeline_credentials_secret == "mlpipe-registry-pipeline"
     for doc in (compiled.plain, compiled.placed):
         assert compiled.secret not in doc.text and compiled.access not in doc.text
-        assert "mlpipe-minio-credentials" in doc.text
+        assert "mlpipe-registry-pipeline" in doc.text
+        used = {
+            s["secretName"] for settings in doc.platform.values() for s in settings.get("secretAsEnv", [])
+        }
+        assert used == {NAMES.pipeline_credentials_secret}  # MinIO's root key never reaches a step
         for executor in ("exec-ingest", "exec-validate", "exec-evaluate", "exec-push"):
             (secret,) = doc.platform[executor]["secretAsEnv"]
-            assert secret["secretName"] == NAMES.credentials_secret
+            assert secret["secretName"] == NAMES.pipeline_credentials_secret
             assert {(k["secretKey"], k["envVar"]) for k in secret["keyToEnv"]} == {
                 ("AWS_ACCESS_KEY_ID", "MLPIPE_S3_ACCESS_KEY"),
                 ("AWS_SECRET_ACCESS_KEY", "MLPIPE_S3_SECRET_KEY"),
@@ -99,6 +104,21 @@ def test_the_secret_is_referenced_by_name_and_no_credential_enters_the_ir(compil
             push_env["MLPIPE_S3_ENDPOINT"] == NAMES.registry_endpoint
         )  # from params.env, not the compile env
         assert "secretAsEnv" not in doc.platform.get("exec-train", {})  # only the stages that need the store
+
+
+def test_only_the_push_step_mounts_the_pushers_token(compiled):
+    """The run executes with an account without serving rights; push alone carries the pusher's."""
+    for doc in (compiled.plain, compiled.placed):
+        mounts = {
+            executor: settings["secretAsVolume"]
+            for executor, settings in doc.platform.items()
+            if "secretAsVolume" in settings
+        }
+        assert list(mounts) == ["exec-push"]
+        (volume,) = mounts["exec-push"]
+        assert volume["secretName"] == NAMES.pusher_token_secret == "mlpipe-pusher-token"
+        assert volume["mountPath"] == PUSHER_TOKEN_DIR
+        assert "serviceAccount" not in doc.text
 
 
 def test_the_compiled_yaml_loads_back_with_kfp(compiled, tmp_path):

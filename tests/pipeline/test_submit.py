@@ -107,7 +107,7 @@ def test_submit_posts_a_run_with_spec_parameters_name_experiment_and_auth(
     body = run["body"]
     assert body["display_name"] == "nightly"
     assert body["experiment_id"] == "exp-1"
-    assert body["service_account"] == NAMES.pusher_service_account
+    assert not body.get("service_account")  # the profile's account: no serving rights
     parameters = body["runtime_config"]["parameters"]
     assert set(parameters) == {"config", "enable_tuning", "train_data"}
     assert parameters["enable_tuning"] is False and parameters["train_data"] == "s3://data/adult/2026-01.csv"
@@ -191,7 +191,7 @@ def test_a_recurring_run_is_posted_with_the_cron(kfp_server, compiled, capsys):
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 * * * *"
     assert body["display_name"] == "mlpipe-training-recurring"
     assert body["experiment_id"] == "exp-1"
-    assert body["service_account"] == NAMES.pusher_service_account
+    assert not body.get("service_account")
     assert set(body["runtime_config"]["parameters"]) == {"config"}
     assert _pipeline_spec(body)["pipelineInfo"]["name"] == "mlpipe-training"
 

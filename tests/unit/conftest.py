@@ -132,3 +132,37 @@ class NoServer:
 @pytest.fixture
 def no_server() -> NoServer:
     return NoServer()
+
+
+# --- a served model: the shared model evaluated (real TFMA), pushed with its statistics ---------
+
+
+@pytest.fixture(scope="session")
+def served_model(tmp_path_factory, adult_examples, trained_model) -> types.SimpleNamespace:
+    """`trained_model` evaluated and pushed (target none) into a local registry with the statistics
+    of `adult_examples`, so it is what serving points at: `registry` (folder), `evaluation`, `push`."""
+    from mlpipe.components.evaluate.core import evaluate
+    from mlpipe.components.push.core import push
+    from mlpipe.components.registry import LocalRegistry
+    from mlpipe.components.serving import load_serving_names
+    from mlpipe.components.statistics.core import compute_statistics
+
+    root = tmp_path_factory.mktemp("served")
+    config = adult_examples.config
+    compute_statistics(adult_examples.examples, root / "statistics")
+    evaluation = evaluate(config, trained_model.model_dir, adult_examples.examples, root / "evaluation")
+    assert evaluation.verdict["blessed"], evaluation.verdict["reasons"]
+    registry = LocalRegistry(root / "registry")
+    result = push(
+        config,
+        trained_model.model_dir,
+        evaluation.verdict,
+        {"blessed": True},
+        registry,
+        "none",
+        load_serving_names(),
+        run_id="served-fixture",
+        statistics_dir=root / "statistics",
+    )
+    assert result["pushed"] and result["version"] == 1
+    return types.SimpleNamespace(registry=root / "registry", evaluation=evaluation, push=result)

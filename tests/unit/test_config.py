@@ -239,6 +239,9 @@ def test_written_variant_round_trips(tmp_path, write_config):
         ),
         ({"serving.canary_traffic_percent": 120}, "serving.canary_traffic_percent", "120"),
         ({"serving.canary_traffic_percent": -1}, "serving.canary_traffic_percent", "-1"),
+        ({"serving.strategy": "blue-green"}, "serving.strategy", "target: deployment, not none"),
+        ({"serving.target": "kserve", "serving.strategy": "blue-green"}, "serving.strategy", "not kserve"),
+        ({"serving.strategy": "shadow"}, "serving.strategy", "'rolling' or 'blue-green'"),
         ({"validation.drift_thresholds": {"agee": 0.2}}, "validation.drift_thresholds.agee", "'agee'"),
         ({"validation.skew_thresholds": {"salary": 0.2}}, "validation.skew_thresholds.salary", "'salary'"),
         ({"tuning.search_space.neurons": [4, 8]}, "tuning.search_space.neurons", "unknown config key"),
@@ -252,6 +255,15 @@ def test_cross_field_rules_fail_on_load_naming_the_key(tmp_path, write_config, c
     message = str(info.value)
     assert f"'{key}'" in message and named in message
     assert "\n" not in message
+
+
+def test_the_strategy_picks_what_the_rollout_drives(tmp_path, write_config):
+    def target(changes):
+        return load_config(write_config(tmp_path, changes), check_data=False).serving.rollout_target
+
+    assert target({"serving.target": "deployment"}) == "deployment"
+    assert target({"serving.target": "deployment", "serving.strategy": "blue-green"}) == "blue-green"
+    assert target({"serving.target": "kserve"}) == "kserve"
 
 
 def test_gate_on_a_fairness_rate_at_a_configured_threshold_loads(tmp_path, write_config):

@@ -47,7 +47,9 @@ def test_the_manifest_init_container_reads_the_version_from_the_annotation(repo_
     """The manifest sets no version: the init container takes it from the annotation the pusher owns."""
     import yaml
 
-    manifest = yaml.safe_load((repo_root / "manifests" / "base" / "tf-serving-deployment.yaml").read_text())
+    manifest = yaml.safe_load(
+        (repo_root / "manifests" / "serving" / "deployment" / "tf-serving-deployment.yaml").read_text()
+    )
     assert manifest["kind"] == "Deployment"
     template = manifest["spec"]["template"]
     assert VERSION_ANNOTATION not in (template["metadata"].get("annotations") or {})

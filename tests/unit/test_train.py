@@ -1,8 +1,7 @@
 """Train on the real Adult subsample: quality, the two serving signatures, a fresh-process load,
 reproducibility, schema/config agreement, the metadata file and the distribution strategy.
 
-Only the single-worker path is tested: `strategy_for(tf_config)` with a TF_CONFIG builds a
-MultiWorkerMirroredStrategy, which needs a cluster of workers (a TFJob) that cannot run here.
+The multi-worker path (TF_CONFIG, two worker processes on 127.0.0.1) is test_train_multiworker.py.
 """
 
 from __future__ import annotations

@@ -161,3 +161,22 @@ def test_bayesian_without_scikit_learn_is_a_clear_user_error(adult_examples, tmp
     config = _tuning(adult_examples.config, algorithm="bayesian")
     with pytest.raises(UserInputError, match="'bayesian' needs scikit-learn"):
         _tuner(config, lambda hp: None, str(tmp_path))
+
+
+def test_parallel_trials_one_by_one_choose_the_best_and_write_what_train_reads(adult_examples, tmp_path):
+    """What the cluster's fan-out runs, trial by trial in this process: plan, run each, choose."""
+    from mlpipe.components.tune import trials
+
+    config = _tuning(adult_examples.config, parallel_trials=2)
+    planned = trials.plan(config)
+    assert len(planned) == 2
+    results = [trials.run(config, adult_examples.examples, trial) for trial in planned]
+    assert all(0.5 < r["score"] <= 1.0 for r in results)
+    result = trials.choose(config, results)
+    best = max(results, key=lambda r: r["score"])
+    assert result.tuned and result.best_score == best["score"]
+    assert result.best.units == best["values"]["units"]
+    write_outputs(result, tmp_path / "hyperparameters.json", tmp_path / "trials.md")
+    chosen = read_hyperparameters(tmp_path / "hyperparameters.json", config.training.hyperparameters)
+    assert chosen == result.best
+    assert "| trial | val_auc |" in (tmp_path / "trials.md").read_text()

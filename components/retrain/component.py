@@ -1,0 +1,39 @@
+"""KFP wrapper of the retrain stage: act on the monitor's decision."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Output
+
+from mlpipe.components.images import PUSH_IMAGE
+
+
+@dsl.component(base_image=PUSH_IMAGE, install_kfp_package=False)
+def retrain(config: dict, record: Input[Artifact], kfp_host: str, action: Output[Artifact]):
+    """Submit a training run when the monitor decided to retrain (`monitoring.retrain: auto`), or
+    record the decision (`manual`).
+
+    Args:
+        config: Dataset config mapping (the run parameter): `monitoring.retrain`, the training
+            data and `registry.uri` (where the retraining data is written, s3://).
+        record: The monitor stage's `record.json` (its `decision`).
+        kfp_host: The KFP API endpoint the training run is submitted to (the in-cluster one by
+            default); the pod's own ServiceAccount token authenticates.
+        action: `action.json`: `{action: none|recorded|submitted, reasons, run}`.
+    """
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from mlpipe.components.atomic import atomic_write_text
+    from mlpipe.components.config_io import config_from_dict
+    from mlpipe.components.retrain.core import act
+    from mlpipe.components.runtime import setup_logging
+
+    setup_logging()
+    with open(os.path.join(record.path, "record.json")) as handle:
+        monitored = json.load(handle)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = act(config_from_dict(config), monitored, os.environ, kfp_host, Path(tmp))
+    os.makedirs(action.path, exist_ok=True)
+    atomic_write_text(os.path.join(action.path, "action.json"), json.dumps(result, indent=2))
+    action.metadata.update({"action": result["action"], "run": result["run"] or ""})
