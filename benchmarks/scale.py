@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PRISM = Path.home() / ".cache/mlpipe/bin/prism-v2.71.0"
 STAGES = ("ingest", "statistics", "validate", "evaluate")
 
 
@@ -99,12 +98,23 @@ def repeated_csv(source: Path, target: Path, rows: int) -> None:
     partial.rename(target)
 
 
+def prism_binary() -> str:
+    """Prism as `make test-servers` builds it (cached in ~/.cache/mlpipe)."""
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts/build-test-servers.sh"), "prism"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().split("\t", 1)[1]
+
+
 def _config(runner: str, data: Path, in_memory: bool):
     from mlpipe.components.config import BeamConfig
     from mlpipe.components.config_io import load_config
 
     config = load_config(REPO / "configs/adult.yaml", check_data=False)
-    options = {"prism_location": str(PRISM)} if runner == "prism" else {}
+    options = {"prism_location": prism_binary()} if runner == "prism" else {}
     beam = BeamConfig(
         runner="PrismRunner" if runner == "prism" else "DirectRunner",
         options=options,
