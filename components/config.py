@@ -214,6 +214,24 @@ class MonitoringConfig(_Model):
     charts: list[Literal[MONITOR_CHARTS]] = list(MONITOR_CHARTS)  # the dashboard's charts
 
 
+# Options a runner cannot run without (Beam itself would fail later, deep in a stage).
+_REQUIRED_BEAM_OPTIONS = {"DataflowRunner": ("project", "region", "temp_location")}
+
+
+class BeamConfig(_Model):
+    """The Beam runner of the data stages (ingest, statistics, evaluate) and its options, as
+    Beam flags without the dashes (`flink_master: localhost:8081`, `parallelism: 8`).
+    DirectRunner runs in multi-processing mode, one worker per core unless
+    `direct_num_workers` says otherwise. Inputs up to `in_memory_max_bytes` (uncompressed) take
+    the in-memory path instead (measured faster there: Beam's start-up dominates)."""
+
+    runner: Literal["DirectRunner", "PrismRunner", "FlinkRunner", "SparkRunner", "DataflowRunner"] = (
+        "DirectRunner"
+    )
+    options: dict[str, str | int | float | bool] = {}
+    in_memory_max_bytes: int = Field(32 * 2**20, ge=0)
+
+
 class DatasetConfig(_Model):
     name: Annotated[str, Field(pattern=_SAFE_NAME)]
     model_name: Annotated[str, Field(pattern=_SAFE_NAME)]
@@ -235,6 +253,7 @@ class DatasetConfig(_Model):
     registry: RegistryConfig = RegistryConfig()
     serving: ServingConfig = ServingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    beam: BeamConfig = BeamConfig()
 
     @property
     def label_key(self) -> str:
@@ -323,5 +342,13 @@ def _check_consistency(config: DatasetConfig) -> None:
     id_column = config.monitoring.id_column
     if id_column and (id_column in features or id_column == config.label_key):
         raise _Inconsistent("monitoring.id_column", f"id column '{id_column}' is a feature or the label")
+    for name in config.beam.options:
+        if name.startswith("-") or name == "runner":
+            raise _Inconsistent(
+                f"beam.options.{name}", "name an option without dashes; the runner is beam.runner"
+            )
+    for name in _REQUIRED_BEAM_OPTIONS.get(config.beam.runner, ()):
+        if name not in config.beam.options:
+            raise _Inconsistent("beam.options", f"{config.beam.runner} needs option '{name}'")
     if config.schema_path and config.schema_pbtxt:
         raise _Inconsistent("schema_pbtxt", "give schema_path or schema_pbtxt, not both")

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from mlpipe.components.config import CsvConfig, normalize_name
-from mlpipe.components.errors import UserInputError
+from mlpipe.components.errors import RowError, UserInputError
 
 
 def fetch(location: str, environ: Mapping[str, str], workdir: Path) -> Path:
@@ -61,13 +61,14 @@ def _line_of(raw: bytes, position: int) -> int:
     return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
 
 
-def _decode(raw: bytes, source: str) -> str:
+def _decode(raw: bytes, source: str, first_line: int = 1) -> str:
     """UTF-8 text with universal newlines: `\r\n` and a bare `\r` (old Mac files) read as `\n`."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UserInputError(
-            f"{source}: not UTF-8 text (line {_line_of(raw, exc.start)}, byte {raw[exc.start : exc.start + 1]!r})"
+        line = first_line - 1 + _line_of(raw, exc.start)
+        raise RowError(
+            f"{source}: not UTF-8 text (line {line}, byte {raw[exc.start : exc.start + 1]!r})", line
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
@@ -107,8 +108,11 @@ def _is_blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
 
 
-def _rows(text: str, options: CsvConfig, expected: int, source: str) -> tuple[list[list[str]], list[int]]:
-    """The data rows and the physical line (1-based, the header is line 1) where each starts.
+def _rows(
+    text: str, options: CsvConfig, expected: int, source: str, first_line: int = 1
+) -> tuple[list[list[str]], list[int]]:
+    """The data rows and the physical line (1-based, the header is line 1) where each starts;
+    with `first_line` > 1, `text` is a run of whole records starting there (no header).
 
     Every non-blank row must have as many fields as the header: pandas would pad a
     short row with empty strings (read as missing values) and, when the first data
@@ -116,23 +120,37 @@ def _rows(text: str, options: CsvConfig, expected: int, source: str) -> tuple[li
     """
     reader = _reader(io.StringIO(text), options)
     rows, lines = [], []
-    previous_end = 0  # the last physical line of the previous row
+    offset = first_line - 1
+    previous_end = 0  # the last physical line of the previous row (within `text`)
     try:
-        next(reader)
-        previous_end = reader.line_num
+        if first_line == 1:
+            next(reader)
+            previous_end = reader.line_num
         for row in reader:
-            start, previous_end = previous_end + 1, reader.line_num
+            start, previous_end = offset + previous_end + 1, reader.line_num
             if _is_blank(row):
                 continue
             if len(row) != expected:
-                raise UserInputError(
-                    f"{source}: wrong number of fields in line {start}: expected {expected}, saw {len(row)}"
+                raise RowError(
+                    f"{source}: wrong number of fields in line {start}: expected {expected}, saw {len(row)}",
+                    start,
                 )
             rows.append(row)
             lines.append(start)
     except csv.Error as exc:
-        raise UserInputError(f"{source}: line {previous_end + 1}: not valid CSV ({exc})") from None
+        line = offset + previous_end + 1
+        raise RowError(f"{source}: line {line}: not valid CSV ({exc})", line) from None
     return rows, lines
+
+
+def string_frame(
+    rows: list[list[str]], lines: list[int], header: list[str], options: CsvConfig
+) -> pd.DataFrame:
+    """Rows as stripped strings (missing values as None), indexed by their physical line."""
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"), dtype=object)
+    frame = frame.apply(lambda col: col.str.strip())
+    missing = {"", options.missing_value}
+    return frame.where(~frame.isin(missing), None)
 
 
 def read_csv(path: Path, options: CsvConfig, source: str) -> tuple[pd.DataFrame, str]:
@@ -146,11 +164,7 @@ def read_csv(path: Path, options: CsvConfig, source: str) -> tuple[pd.DataFrame,
     rows, lines = _rows(text, options, len(header), source)
     if not rows:
         raise UserInputError(f"{source}: has a header but no data rows")
-    frame = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"), dtype=object)
-    frame = frame.apply(lambda col: col.str.strip())
-    missing = {"", options.missing_value}
-    frame = frame.where(~frame.isin(missing), None)
-    return frame, hashlib.sha256(raw_file).hexdigest()
+    return string_frame(rows, lines, header, options), hashlib.sha256(raw_file).hexdigest()
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory:

@@ -48,7 +48,7 @@ def generate_schema(config_path: str, output: str | None = None) -> Path:
     )
     with tempfile.TemporaryDirectory(prefix="mlpipe-schema-") as tmp:
         ingest(config, Path(tmp) / "examples", os.environ, sources={TRAIN: config.data.train})
-        compute_statistics(Path(tmp) / "examples", Path(tmp) / "statistics")
+        compute_statistics(Path(tmp) / "examples", Path(tmp) / "statistics", beam=config.beam)
         schema = infer_schema(load_statistics(Path(tmp) / "statistics", TRAIN), config)
     write_schema(schema, target)
     return target
@@ -116,7 +116,7 @@ def validate_batch(
             ).rows
             info["figure"] = f"{rows.get(BATCH, 0):,} rows"
         with step("statistics") as info:
-            counts = compute_statistics(examples, Path(tmp) / "statistics")
+            counts = compute_statistics(examples, Path(tmp) / "statistics", beam=config.beam)
             batch_stats = load_statistics(Path(tmp) / "statistics", BATCH)
             info["figure"] = (
                 f"{counts.get(BATCH, 0):,} examples, {len(batch_stats.datasets[0].features)} features"

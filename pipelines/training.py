@@ -60,7 +60,7 @@ def build_pipeline(config: DatasetConfig, parallel_tuning: bool = False):
         ingest_task = ingest(config=config, train_data=train_data, eval_data=eval_data)
         object_store_access(resources(ingest_task.set_display_name("ingest"), "data"))
 
-        statistics_task = statistics(examples=ingest_task.outputs["examples"])
+        statistics_task = statistics(config=config, examples=ingest_task.outputs["examples"])
         resources(statistics_task.set_display_name("statistics"), "data")
 
         schema_task = schema(config=config, statistics=statistics_task.outputs["statistics"])

@@ -7,15 +7,17 @@
 #   $CACHE/bin/kube-controller-manager-<ver>
 #   $CACHE/crds/kserve-<ver>/serving.kserve.io_inferenceservices.yaml
 #   $CACHE/crds/training-operator-<ver>/kubeflow.org_tfjobs.yaml
+#   $CACHE/bin/prism-<ver>      (Beam's portable runner, for the beam_portable test tier)
 #
 # CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}. Go module + build caches also live there
 # ($CACHE/gomod, $CACHE/gobuild), never in a repo. Each artifact is built into a temp dir
 # inside $CACHE/bin and then renamed into place (atomic on the same filesystem); an existing
 # artifact is never rebuilt. A flock on $CACHE/.build.lock serialises concurrent runs.
 #
-# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|tfjob-crd]...   (default: all)
+# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|tfjob-crd|prism]...   (default: all)
 # Env:   MLPIPE_CACHE, MLPIPE_BUILD_JOBS (go build -p, default 2),
-#        MINIO_VERSION/MINIO_MODVER/MINIO_COMMIT, ETCD_VERSION, K8S_VERSION, KSERVE_VERSION
+#        MINIO_VERSION/MINIO_MODVER/MINIO_COMMIT, ETCD_VERSION, K8S_VERSION, KSERVE_VERSION,
+#        BEAM_VERSION
 # Prints "name<TAB>path" for each artifact on stdout; logs go to stderr.
 set -euo pipefail
 
@@ -30,6 +32,9 @@ K8S_VERSION=${K8S_VERSION:-v1.33.13}
 KSERVE_VERSION=${KSERVE_VERSION:-v0.15.2}
 # Kubeflow training-operator v1 (TFJob, kubeflow.org/v1); Trainer v2 has no TensorFlow runtime.
 TRAINING_OPERATOR_VERSION=${TRAINING_OPERATOR_VERSION:-v1.9.3}
+# apache-beam is 2.72.0 in requirements/lock.txt; the Go proxy refuses sdks/v2@v2.72.0 (403),
+# so Prism comes from the release before it (the portable Fn/Job API is stable across them).
+BEAM_VERSION=${BEAM_VERSION:-v2.71.0}
 
 CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}
 BIN=$CACHE/bin
@@ -241,15 +246,42 @@ fetch_tfjob_crd() {
   printf 'tfjob-crd\t%s\n' "$dest"
 }
 
+# ---- Prism: Beam's portable runner, from the Go SDK module --------------------------------
+# Beam's Flink/Spark job servers are not on Maven Central for current releases; Prism is the
+# portable runner Beam ships, built here from github.com/apache/beam/sdks/v2.
+build_prism() {
+  local dest=$BIN/prism-$BEAM_VERSION
+  if [ -x "$dest" ]; then printf 'prism\t%s\n' "$dest"; return; fi
+  log "building prism $BEAM_VERSION"
+  local tmp; tmp=$(mktmp prism)
+  # A wrapper module: the proxy answers 403 (not 404) for the sub-paths `go install` probes.
+  mkdir -p "$tmp/src"
+  printf 'module mlpipe.local/prismbuild\n\ngo 1.23.0\n\nrequire github.com/apache/beam/sdks/v2 %s\n' \
+    "$BEAM_VERSION" >"$tmp/src/go.mod"
+  printf 'package tools\n\nimport _ "github.com/apache/beam/sdks/v2/go/cmd/prism"\n' \
+    >"$tmp/src/tools.go"
+  _b() {
+    ( cd "$tmp/src" \
+      && go mod tidy \
+      && go build -p "$JOBS" -trimpath -ldflags "-s -w" -o "$tmp/prism" \
+           github.com/apache/beam/sdks/v2/go/cmd/prism )
+  }
+  timed prism _b
+  "$tmp/prism" --help >/dev/null 2>&1 || die "prism binary does not run"
+  install_atomic "$tmp/prism" "$dest"
+  printf 'prism\t%s\n' "$dest"
+}
+
 [ $# -eq 0 ] && set -- all
 for what in "$@"; do
   case $what in
-    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; fetch_tfjob_crd ;;
+    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; fetch_tfjob_crd; build_prism ;;
     minio) build_minio ;;
     etcd) build_etcd ;;
     kube|k8s) build_kube ;;
     kserve-crd|crd) fetch_kserve_crd ;;
     tfjob-crd) fetch_tfjob_crd ;;
+    prism) build_prism ;;
     *) die "unknown target: $what" ;;
   esac
 done

@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+from mlpipe.components.beam_options import beam_options, is_small
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.results import (
     CANDIDATE,
@@ -23,6 +24,7 @@ from mlpipe.components.evaluate.results import (
     sliced_metrics,
     tfma_validation,
 )
+from mlpipe.components.tfrecord import split_files
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +103,14 @@ def run_tfma(
             )
         )
     data = str(Path(examples_dir) / "Split-eval" / "*.tfrecord.gz")
+    small = is_small(split_files(examples_dir, "eval"), config.beam)
     tfma.run_model_analysis(
         eval_shared_model=models if len(models) > 1 else models[0],
         eval_config=cfg,
         data_location=data,
         file_format="tfrecords",
         output_path=str(output_dir),
+        pipeline_options=beam_options(config, small=small),
     )
     # With a baseline TFMA returns results per model; the candidate's carry the diffs.
     return tfma.load_eval_result(str(output_dir), model_name=CANDIDATE if baseline_dir else None)

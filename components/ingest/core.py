@@ -17,10 +17,11 @@ import pandas as pd
 import pyarrow as pa
 
 from mlpipe.components.atomic import atomic_dir
+from mlpipe.components.beam_options import beam_options, is_small
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.config_io import check_columns
 from mlpipe.components.csv_source import fetch, read_csv, scratch_dir
-from mlpipe.components.errors import UserInputError
+from mlpipe.components.errors import RowError, UserInputError
 from mlpipe.components.tfrecord import write_records
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,11 @@ def _label_to_int(frame: pd.DataFrame, config: DatasetConfig, source: str) -> pd
         line = unknown.idxmax()  # the index is the physical line number
         value = column.loc[line]
         shown = "a missing value" if value is None else f"value '{value}'"
-        raise UserInputError(
+        raise RowError(
             f"{source}: line {line}: label column '{config.label_key}' has {shown}, which is neither "
-            f"positive {config.label.positive} nor negative {config.label.negative}"
+            f"positive {config.label.positive} nor negative {config.label.negative}",
+            int(line),
+            config.label_key,
         )
     return labels.astype(np.int64)
 
@@ -99,8 +102,10 @@ def _numeric(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             why = ", which is not a finite number"
         else:
             why = f", which overflows float32 (largest magnitude {_FLOAT32_MAX:.4g})"
-        raise UserInputError(
-            f"{source}: line {line}: column '{column}' is numeric but has value '{raw}'{why}"
+        raise RowError(
+            f"{source}: line {line}: column '{column}' is numeric but has value '{raw}'{why}",
+            int(line),
+            column,
         )
     return values.astype(np.float32)
 
@@ -153,15 +158,21 @@ def _write_split(out_dir: Path, split: str, batch: pa.RecordBatch) -> int:
     return write_records(split_dir / "data.tfrecord.gz", records)
 
 
+def _check_header(
+    config: DatasetConfig, header: list[str], location: str, require_label: bool, lenient: bool
+):
+    check_columns(config, header, location, require_label, allow_missing_features=lenient)
+    missing = [c for c in config.feature_keys if c not in header]
+    if missing:
+        log.warning("%s lacks features %s: validation reports them", location, ", ".join(missing))
+
+
 def _read_split(
     config: DatasetConfig, split: str, location: str, path: Path, require_label: bool, lenient: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(raw string frame, typed frame, sha256) of one file, every value checked."""
     frame, sha = read_csv(path, config.csv, location)
-    check_columns(config, list(frame.columns), location, require_label, allow_missing_features=lenient)
-    missing = [c for c in config.feature_keys if c not in frame.columns]
-    if missing:
-        log.warning("%s lacks features %s: validation reports them", location, ", ".join(missing))
+    _check_header(config, list(frame.columns), location, require_label, lenient)
     with_label = config.label_key in frame.columns and split != SERVING
     log.info("read %s: %d rows, %d columns", location, len(frame), len(frame.columns))
     return frame, typed_frame(frame, config, location, with_label), sha
@@ -190,36 +201,82 @@ def ingest(
             sources[EVAL] = config.data.eval
         if config.data.serving:
             sources[SERVING] = config.data.serving
+    split_method = (
+        f"hash({', '.join(config.split.hash_key) or 'row'}) eval_fraction={config.split.eval_fraction}"
+        if split_by_hash
+        else "files"
+    )
+    with scratch_dir() as tmp:
+        paths = {split: fetch(location, environ, Path(tmp)) for split, location in sources.items()}
+        lenient = {split: allow_missing_features or split == SERVING for split in sources}
+        required = {split: require_label and split != SERVING for split in sources}
+        if is_small(paths.values(), config.beam):
+            rows, fingerprint = _in_memory(
+                config, output_dir, sources, paths, required, lenient, split_by_hash
+            )
+        else:
+            rows, fingerprint = _through_beam(
+                config, output_dir, sources, paths, required, lenient, split_by_hash, Path(tmp)
+            )
+    return IngestResult(rows=rows, fingerprint=fingerprint, split_method=split_method)
+
+
+def _check_hash_split(sizes: Mapping[str, int], location: str) -> None:
+    for split in (TRAIN, EVAL):
+        if not sizes.get(split):
+            raise UserInputError(f"{location}: the hash split left the {split} split empty")
+
+
+def _in_memory(config, output_dir, sources, paths, required, lenient, split_by_hash):
+    """Small inputs: every split read into memory at once (faster than starting Beam)."""
     raw: dict[str, pd.DataFrame] = {}
     typed: dict[str, pd.DataFrame] = {}
     digest = hashlib.sha256()
-    with scratch_dir() as tmp:
-        for split, location in sources.items():
-            path = fetch(location, environ, Path(tmp))
-            serving = split == SERVING
-            raw[split], typed[split], sha = _read_split(
-                config,
-                split,
-                location,
-                path,
-                require_label=require_label and not serving,
-                lenient=allow_missing_features or serving,
-            )
-            digest.update(f"{split}:{sha}\n".encode())
-    split_method = "files"
+    for split, location in sources.items():
+        raw[split], typed[split], sha = _read_split(
+            config, split, location, paths[split], require_label=required[split], lenient=lenient[split]
+        )
+        digest.update(f"{split}:{sha}\n".encode())
     if split_by_hash:
         is_eval = hash_split(raw[TRAIN], config.split.hash_key, config.split.eval_fraction)
         whole = typed.pop(TRAIN)
         typed = {TRAIN: whole[~is_eval], EVAL: whole[is_eval], **typed}
-        split_method = (
-            f"hash({', '.join(config.split.hash_key) or 'row'}) eval_fraction={config.split.eval_fraction}"
-        )
-        for split in (TRAIN, EVAL):
-            if typed[split].empty:
-                raise UserInputError(f"{sources[TRAIN]}: the hash split left the {split} split empty")
+        _check_hash_split({k: len(v) for k, v in typed.items()}, sources[TRAIN])
     rows: dict[str, int] = {}
     with atomic_dir(output_dir) as out:
         for split, frame in typed.items():
             rows[split] = _write_split(out, split, to_record_batch(frame))
             log.info("wrote split %s: %d examples", split, rows[split])
-    return IngestResult(rows=rows, fingerprint=digest.hexdigest(), split_method=split_method)
+    return rows, digest.hexdigest()
+
+
+def _through_beam(config, output_dir, sources, paths, required, lenient, split_by_hash, scratch):
+    """Large inputs: a Beam pipeline on the configured runner, memory bounded by chunks."""
+    from mlpipe.components.ingest import beam_path
+
+    digest = hashlib.sha256()
+    prepared: list[beam_path.Source] = []
+    work: list[tuple[int, int, int, int]] = []
+    for index, (split, location) in enumerate(sources.items()):
+        plain, sha = beam_path.prepare(location, paths[split], scratch)
+        header = beam_path.header_of(plain, config, location)
+        _check_header(config, header, location, required[split], lenient[split])
+        with_label = config.label_key in header and split != SERVING
+        prepared.append(beam_path.Source(split, location, str(plain), header, with_label))
+        work += [(index, *chunk) for chunk in beam_path.chunks(plain, config)]
+        digest.update(f"{split}:{sha}\n".encode())
+    splits = [TRAIN, EVAL, *(s for s in sources if s != TRAIN)] if split_by_hash else list(sources)
+    with atomic_dir(output_dir) as out:
+        rows, per_file, errors = beam_path.run(
+            config, prepared, work, splits, split_by_hash, out, scratch, beam_options(config)
+        )
+        for index, source in enumerate(prepared):  # as the in-memory path meets them: file by file
+            if not per_file.get(index):
+                errors.append([index, 99, 0, f"{source.location}: has a header but no data rows"])
+        if errors:
+            raise UserInputError(min(errors)[3])
+        if split_by_hash:
+            _check_hash_split(rows, sources[TRAIN])
+        for split in splits:
+            log.info("wrote split %s: %d examples", split, rows[split])
+    return {split: rows[split] for split in splits}, digest.hexdigest()

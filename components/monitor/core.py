@@ -159,7 +159,7 @@ def monitor_batch(
             record["rows"] = len(frame)
             info["figure"] = f"{len(frame):,} rows"
         with step("validate") as info:
-            compute_statistics(tmp / "examples", tmp / "statistics")
+            compute_statistics(tmp / "examples", tmp / "statistics", beam=config.beam)
             batch_stats = load_statistics(tmp / "statistics", BATCH)
             schema = _schema(config, load_statistics(served_stats, "train"))
             record["drift"], record["skew"], record["anomalies"] = _validation(

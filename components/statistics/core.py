@@ -1,9 +1,10 @@
 """Statistics: TFDV statistics per split, as TFX lays them out (`Split-<name>/FeatureStats.pb`).
 
 Two TFDV paths compute the same statistics: in memory over Arrow record
-batches, and through Beam from TFRecords. `benchmarks/statistics_paths.py`
-measures both; in memory is the default because on one machine it is several
-times faster (Beam's DirectRunner overhead dominates on tabular data).
+batches, and through Beam from TFRecords on the config's `beam` runner. A split
+up to `beam.in_memory_max_bytes` (uncompressed) takes the in-memory path: there it is
+several times faster (Beam's start-up dominates, `benchmarks/statistics_paths.py`);
+a larger one goes through Beam, whose memory does not grow with the data.
 """
 
 from __future__ import annotations
@@ -14,17 +15,27 @@ from typing import Literal
 
 from mlpipe.components.artifacts import STATS_FILE, load_statistics
 from mlpipe.components.atomic import atomic_dir, atomic_write_text
+from mlpipe.components.beam_options import beam_options, is_small
+from mlpipe.components.config import BeamConfig
 from mlpipe.components.examples import load_examples, splits_of
+from mlpipe.components.tfrecord import split_files
 
 log = logging.getLogger(__name__)
 
 
 def split_statistics(
-    examples_dir: str | Path, split: str, method: Literal["in_memory", "beam"] = "in_memory"
+    examples_dir: str | Path,
+    split: str,
+    method: Literal["auto", "in_memory", "beam"] = "auto",
+    beam: BeamConfig | None = None,
 ):
-    """A `DatasetFeatureStatisticsList` for one split, by the chosen TFDV path."""
+    """A `DatasetFeatureStatisticsList` for one split, by the chosen TFDV path (`auto`: by size)."""
     import tensorflow_data_validation as tfdv
 
+    beam = beam or BeamConfig()
+    if method == "auto":
+        method = "in_memory" if is_small(split_files(examples_dir, split), beam) else "beam"
+        log.info("statistics of split %s: %s path", split, method)
     if method == "in_memory":
         from tensorflow_data_validation.statistics import stats_impl
 
@@ -32,25 +43,23 @@ def split_statistics(
             load_examples(examples_dir, split), tfdv.StatsOptions()
         )
     if method == "beam":
-        from apache_beam.options.pipeline_options import PipelineOptions
-
         pattern = str(Path(examples_dir) / f"Split-{split}" / "*.tfrecord.gz")
         return tfdv.generate_statistics_from_tfrecord(
             data_location=pattern,
             stats_options=tfdv.StatsOptions(),
-            pipeline_options=PipelineOptions(["--runner=DirectRunner", "--direct_num_workers=1"]),
+            pipeline_options=beam_options(beam),
         )
     raise ValueError(f"unknown statistics method {method!r}")
 
 
 def compute_statistics(
-    examples_dir: str | Path, output_dir: str | Path, method: str = "in_memory"
+    examples_dir: str | Path, output_dir: str | Path, method: str = "auto", beam: BeamConfig | None = None
 ) -> dict[str, int]:
     """Write every split's statistics; returns example counts per split."""
     counts = {}
     with atomic_dir(output_dir) as out:
         for split in splits_of(examples_dir):
-            stats = split_statistics(examples_dir, split, method)
+            stats = split_statistics(examples_dir, split, method, beam)
             (out / f"Split-{split}").mkdir()
             (out / f"Split-{split}" / STATS_FILE).write_bytes(stats.SerializeToString())
             counts[split] = int(stats.datasets[0].num_examples)
