@@ -45,6 +45,21 @@ class TuneResult:
         }
 
 
+def trial_data(config: DatasetConfig, examples_dir: str | Path):
+    """Seeded (preprocessing, train, eval) datasets every trial fits on: the one-pod search and
+    each parallel trial see the same data in the same order."""
+    import keras
+
+    keras.utils.set_random_seed(config.training.seed)
+    preprocessing = fit_preprocessing(examples_dir, config)
+    batch = config.training.batch_size
+    train_ds = make_dataset(
+        examples_dir, "train", config, preprocessing, batch, shuffle_seed=config.training.seed
+    )
+    eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
+    return preprocessing, train_ds, eval_ds
+
+
 def _tuner(config: DatasetConfig, hypermodel, directory: str):
     import keras_tuner as kt
 
@@ -78,15 +93,7 @@ def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) 
     if not (enabled and config.tuning.enabled and space):
         log.info("tuning off: using the config's hyperparameters")
         return TuneResult(False, defaults, None, [])
-    import keras
-
-    keras.utils.set_random_seed(config.training.seed)
-    preprocessing = fit_preprocessing(examples_dir, config)
-    batch = config.training.batch_size
-    train_ds = make_dataset(
-        examples_dir, "train", config, preprocessing, batch, shuffle_seed=config.training.seed
-    )
-    eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
+    preprocessing, train_ds, eval_ds = trial_data(config, examples_dir)
 
     def hypermodel(hp):
         values = {name: hp.Choice(name, values) for name, values in space.items()}

@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 
 from mlpipe.components.config import DatasetConfig
-from mlpipe.components.tune.core import OBJECTIVE, TuneResult
+from mlpipe.components.tune.core import OBJECTIVE, TuneResult, trial_data
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,9 @@ def run(config: DatasetConfig, examples_dir: str | Path, trial: dict) -> dict:
     """Fit one trial for `tuning.epochs_per_trial` epochs; its result is the best eval AUC."""
     if trial.get("skip"):
         return {"trial": trial["trial"], "skip": True, "score": None, "values": {}}
-    import keras
+    from mlpipe.components.model import build_model, hyperparameters_from
 
-    from mlpipe.components.model import build_model, fit_preprocessing, hyperparameters_from, make_dataset
-
-    keras.utils.set_random_seed(config.training.seed)
-    preprocessing = fit_preprocessing(examples_dir, config)
-    batch = config.training.batch_size
-    train_ds = make_dataset(
-        examples_dir, "train", config, preprocessing, batch, shuffle_seed=config.training.seed
-    )
-    eval_ds = make_dataset(examples_dir, "eval", config, preprocessing, 1024)
+    preprocessing, train_ds, eval_ds = trial_data(config, examples_dir)
     hyperparameters = hyperparameters_from(trial["values"], config.training.hyperparameters)
     model = build_model(config, preprocessing, hyperparameters)
     history = model.fit(train_ds, validation_data=eval_ds, epochs=config.tuning.epochs_per_trial, verbose=2)
