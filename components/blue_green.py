@@ -9,12 +9,11 @@ is a switch of the Service alone. No manifest sets the selector or a version: on
 
 from __future__ import annotations
 
-from mlpipe.components.rollout_status import read_deployment_status, wait_ready
+from mlpipe.components.rollout_status import wait_deployment
 from mlpipe.components.serving import ServingNames
 
 COLOURS = ("blue", "green")
 COLOUR_LABEL = "mlpipe.io/colour"
-FIELD_MANAGER = "mlpipe-pusher"
 
 
 def colour_deployment(names: ServingNames, colour: str) -> str:
@@ -44,20 +43,22 @@ def live_colour(names: ServingNames, api) -> str | None:
     return (service.spec.selector or {}).get(COLOUR_LABEL)
 
 
-def colour_versions(names: ServingNames, api) -> dict[str, int | None]:
-    """The version each colour's pod template pins (None before its first rollout)."""
-    from mlpipe.components.rollout import VERSION_ANNOTATION
+def colour_states(names: ServingNames, api) -> dict[str, dict]:
+    """Each colour's `serving_state.deployment_state`: the version its pod template pins (None
+    before its first rollout) and its pods' progress."""
+    from mlpipe.components.serving_state import deployment_state
 
-    versions = {}
+    states = {}
     for colour in COLOURS:
         deployment = _apps(api).read_namespaced_deployment(colour_deployment(names, colour), names.namespace)
-        text = (deployment.spec.template.metadata.annotations or {}).get(VERSION_ANNOTATION, "")
-        versions[colour] = int(text) if text.isdigit() else None
-    return versions
+        states[colour] = deployment_state(api.sanitize_for_serialization(deployment))
+    return states
 
 
 def switch(names: ServingNames, colour: str, api) -> None:
     from kubernetes import client
+
+    from mlpipe.components.rollout import FIELD_MANAGER
 
     deployment = _apps(api).read_namespaced_deployment(colour_deployment(names, colour), names.namespace)
     pods = deployment.spec.selector.match_labels or {}
@@ -70,29 +71,15 @@ def switch(names: ServingNames, colour: str, api) -> None:
     )
 
 
-def _wait_ready(names: ServingNames, colour: str, api, wait: float) -> dict:
-    name = colour_deployment(names, colour)
-
-    def get() -> dict:
-        return api.sanitize_for_serialization(_apps(api).read_namespaced_deployment(name, names.namespace))
-
-    return wait_ready(get, wait, f"Deployment {names.namespace}/{name}", reader=read_deployment_status)
-
-
 def roll_out(names: ServingNames, version: int, registry_uri: str, api, wait: float) -> dict:
     """Pin the idle colour to `version`, wait until it is ready (`wait` seconds; 0: do not wait),
     then switch the Service to it. A colour that never gets ready leaves the Service where it was."""
-    from mlpipe.components.rollout import deployment_patch
+    from mlpipe.components.rollout import deployment_patch, patch_deployment
 
     live = live_colour(names, api)
     idle = other(live)
-    result = _apps(api).patch_namespaced_deployment(
-        colour_deployment(names, idle), names.namespace, deployment_patch(version, registry_uri),
-        field_manager=FIELD_MANAGER,
-    )  # fmt: skip
-    answer = {"kind": "Deployment", "name": result.metadata.name, "generation": result.metadata.generation}
-    if wait > 0:
-        answer["status"] = _wait_ready(names, idle, api, wait)
+    body = deployment_patch(version, registry_uri)
+    answer = patch_deployment(api, names.namespace, colour_deployment(names, idle), body, wait)
     switch(names, idle, api)
     return {**answer, "strategy": "blue-green", "colour": idle, "previous_colour": live}
 
@@ -101,9 +88,9 @@ def roll_back(names: ServingNames, version: int, registry_uri: str, api, wait: f
     """Serve `version`: at once when the idle colour still holds it, else as a new rollout."""
     live = live_colour(names, api)
     idle = other(live)
-    if live is not None and colour_versions(names, api)[idle] == version:
+    if live is not None and colour_states(names, api)[idle]["version"] == version:
         if wait > 0:
-            _wait_ready(names, idle, api, wait)
+            wait_deployment(api, names.namespace, colour_deployment(names, idle), wait)
         switch(names, idle, api)
         return {"strategy": "blue-green", "colour": idle, "previous_colour": live, "switched_only": True}
     return roll_out(names, version, registry_uri, api, wait)

@@ -95,6 +95,22 @@ def get_inferenceservice(names: ServingNames, api=None) -> dict:
     )
 
 
+def patch_deployment(api, namespace: str, name: str, body: dict, wait: float = 0) -> dict:
+    """Patch a serving Deployment as the pusher; with `wait` > 0 seconds, its status once every pod
+    is updated and available."""
+    from kubernetes import client
+
+    result = client.AppsV1Api(api).patch_namespaced_deployment(
+        name, namespace, body, field_manager=FIELD_MANAGER
+    )
+    answer = {"kind": "Deployment", "name": result.metadata.name, "generation": result.metadata.generation}
+    if wait > 0:
+        from mlpipe.components.rollout_status import wait_deployment
+
+        answer["status"] = wait_deployment(api, namespace, name, wait)
+    return answer
+
+
 def apply(target: str, names: ServingNames, body: dict, api=None, wait: float = 0) -> dict:
     """Send a patch to the serving object; returns what the API server answered (trimmed) and, with
     `wait` > 0 seconds, its status once ready (every pod of the Deployment updated and available;
@@ -104,26 +120,7 @@ def apply(target: str, names: ServingNames, body: dict, api=None, wait: float = 
     _check_target(target)
     api = api or api_client()
     if target == "deployment":
-        apps = client.AppsV1Api(api)
-        result = apps.patch_namespaced_deployment(
-            names.deployment, names.namespace, body, field_manager=FIELD_MANAGER
-        )
-        answer = {
-            "kind": "Deployment",
-            "name": result.metadata.name,
-            "generation": result.metadata.generation,
-        }
-        if wait > 0:
-            from mlpipe.components.rollout_status import read_deployment_status, wait_ready
-
-            def get() -> dict:
-                return api.sanitize_for_serialization(
-                    apps.read_namespaced_deployment(names.deployment, names.namespace)
-                )
-
-            what = f"Deployment {names.namespace}/{names.deployment}"
-            answer["status"] = wait_ready(get, wait, what, reader=read_deployment_status)
-        return answer
+        return patch_deployment(api, names.namespace, names.deployment, body, wait)
     group, version, plural = KSERVE
     result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
         group, version, names.namespace, plural, names.inference_service, body, field_manager=FIELD_MANAGER

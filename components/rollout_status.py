@@ -104,3 +104,15 @@ def wait_ready(
                 f"{status['generation']}, observed {status['observed_generation']}{revisions})"
             )
         sleep(interval)
+
+
+def wait_deployment(api, namespace: str, name: str, timeout: float) -> dict:
+    """Wait until the Deployment `namespace/name` is ready (`read_deployment_status`)."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(api)
+
+    def get() -> dict:
+        return api.sanitize_for_serialization(apps.read_namespaced_deployment(name, namespace))
+
+    return wait_ready(get, timeout, f"Deployment {namespace}/{name}", reader=read_deployment_status)

@@ -50,14 +50,9 @@ def serving_state(target: str, names: ServingNames, api=None) -> dict:
 
     api = api or api_client()
     if target == "blue-green":
-        from mlpipe.components.blue_green import COLOURS, colour_deployment, live_colour
+        from mlpipe.components.blue_green import colour_states, live_colour
 
-        colours = {}
-        for colour in COLOURS:
-            raw = client.AppsV1Api(api).read_namespaced_deployment(
-                colour_deployment(names, colour), names.namespace
-            )
-            colours[colour] = deployment_state(api.sanitize_for_serialization(raw))
+        colours = colour_states(names, api)
         live = live_colour(names, api)
         serving = colours[live] if live else {"version": None, "replicas": None, "updated": 0, "available": 0}
         return {"target": target, "name": names.service, **serving, "live": live, "colours": colours}

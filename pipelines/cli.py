@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlpipe.components.errors import UserInputError
+from mlpipe.components.rollout import TARGETS
 from mlpipe.pipelines.cli_registry import (
     WAIT_HELP,
     cmd_models,
@@ -303,9 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also read which version the serving object serves (kubeconfig)",
     )
-    models.add_argument(
-        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
-    )
+    models.add_argument("--target", choices=["none", *TARGETS], help="default: the config's")
     models.set_defaults(func=cmd_models)
 
     rollback = add_command("rollback", help="point serving back at the previous (or a given) version")
@@ -314,9 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument(
         "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
     )
-    rollback.add_argument(
-        "--target", choices=["none", "deployment", "blue-green", "kserve"], help="default: the config's"
-    )
+    rollback.add_argument("--target", choices=["none", *TARGETS], help="default: the config's")
     rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
 

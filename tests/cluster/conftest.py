@@ -20,23 +20,24 @@ KUBEFLOW_NAMES = load_serving_names(overrides=REPO / "manifests" / "overlays" / 
 OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES, "kind-blue-green": NAMES}
 
 
-def kserve_crd() -> Path:
+def install_crd(plane, binary: str, crd: str) -> None:
+    """A real CRD fetched by build-test-servers.sh (`binary`), applied and waited on by name."""
     from servers import server_binaries
 
-    return Path(server_binaries("kserve-crd")["kserve-crd"])
+    plane.kubectl("apply", "--server-side", "-f", server_binaries(binary)[binary])
+    # `kubectl wait` errors out while a new CRD has no status yet: poll for Established
+    wait_for(
+        lambda: "True" in plane.kubectl(
+            "get", "crd", crd,
+            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
+        ).stdout,
+        f"the CRD {crd} to be established",
+    )  # fmt: skip
 
 
 def install_kserve_crd(plane) -> None:
     """KServe's real InferenceService CRD, from the release the kubeflow overlay targets."""
-    plane.kubectl("apply", "--server-side", "-f", str(kserve_crd()))
-    # `kubectl wait` errors out while a new CRD has no status yet: poll for Established
-    wait_for(
-        lambda: "True" in plane.kubectl(
-            "get", "crd", "inferenceservices.serving.kserve.io",
-            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
-        ).stdout,
-        "the InferenceService CRD to be established",
-    )  # fmt: skip
+    install_crd(plane, "kserve-crd", "inferenceservices.serving.kserve.io")
 
 
 def wait_for(check, what: str, timeout: float = 60.0):
@@ -128,18 +129,8 @@ def tfjobs(kind_cluster):
     """The kind overlay deployed (trainer RBAC included), KFP standalone's run account
     (`pipeline-runner`, which KFP's install creates) and training-operator's real TFJob CRD
     installed (no operator runs: tests write the status as it would)."""
-    from servers import server_binaries
-
     plane = kind_cluster.plane
-    crd = Path(server_binaries("tfjob-crd")["tfjob-crd"])
-    plane.kubectl("apply", "--server-side", "-f", str(crd))
-    wait_for(
-        lambda: "True" in plane.kubectl(
-            "get", "crd", "tfjobs.kubeflow.org",
-            "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False,
-        ).stdout,
-        "the TFJob CRD to be established",
-    )  # fmt: skip
+    install_crd(plane, "tfjob-crd", "tfjobs.kubeflow.org")
     plane.kubectl("create", "serviceaccount", RUN_ACCOUNT, "-n", kind_cluster.names.pipeline_namespace)
     return kind_cluster
 

@@ -49,6 +49,13 @@ def _config(names):
     )
 
 
+def _push(names, tmp_path, registry, api):
+    """A blessed push of a fresh model to the Deployment target, as `api`."""
+    return push(
+        _config(names), _model(tmp_path / "m"), BLESSED, BLESSED, registry, "deployment", names, api=api
+    )
+
+
 def test_a_push_whose_identity_cannot_patch_serving_publishes_nothing(
     kind_cluster, serving_registry, tmp_path
 ):
@@ -59,16 +66,7 @@ def test_a_push_whose_identity_cannot_patch_serving_publishes_nothing(
     with pytest.raises(
         UserInputError, match=f"may not get deployments/{names.deployment} .*nothing was published"
     ):
-        push(
-            _config(names),
-            _model(tmp_path / "m"),
-            BLESSED,
-            BLESSED,
-            serving_registry,
-            "deployment",
-            names,
-            api=api,
-        )
+        _push(names, tmp_path, serving_registry, api)
     assert serving_registry.objects() == before  # no claim, no staging, no version
 
 
@@ -81,16 +79,7 @@ def test_a_push_to_a_serving_object_that_does_not_exist_publishes_nothing(
     admin = config.new_client_from_config(config_file=kind_cluster.plane.kubeconfig)  # may do anything
     before = serving_registry.objects()
     with pytest.raises(UserInputError, match="deployments/not-there in namespace .* does not exist: nothing"):
-        push(
-            _config(names),
-            _model(tmp_path / "m"),
-            BLESSED,
-            BLESSED,
-            serving_registry,
-            "deployment",
-            names,
-            api=admin,
-        )
+        _push(names, tmp_path, serving_registry, admin)
     assert serving_registry.objects() == before
 
 
