@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from mlpipe.pipelines.preimported import StageProcess, executor_call
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_SECONDS = 5.0
 
@@ -79,29 +81,34 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _tracked_subprocess_runner(live: _Live):
-    """kfp.local's `run_local_subprocess` (same output handling), each task in its own session."""
+def _tracked_subprocess_runner(live: _Live, preimported: bool):
+    """kfp.local's `run_local_subprocess` (same output handling), each task in its own session;
+    with `preimported`, kfp executor tasks are forked from the pre-imported server instead."""
 
     def run_local_subprocess(full_command: list[str]) -> int:
-        with subprocess.Popen(
-            full_command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            start_new_session=True,
-        ) as process:
+        call = executor_call(full_command) if preimported else None
+        if call is not None:
+            process = StageProcess(*call)
+        else:
+            process = subprocess.Popen(
+                full_command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+            )
+        with live.lock:
+            live.processes.add(process)
+        try:
+            with process.stdout:
+                for line in iter(process.stdout.readline, ""):
+                    print(line, end="")
+            print("\n")
+            return process.wait()
+        finally:
             with live.lock:
-                live.processes.add(process)
-            try:
-                if process.stdout:
-                    for line in iter(process.stdout.readline, ""):
-                        print(line, end="")
-                    print("\n")
-                return process.wait()
-            finally:
-                with live.lock:
-                    live.processes.discard(process)
+                live.processes.discard(process)
 
     return run_local_subprocess
 
@@ -137,8 +144,11 @@ def _tracked_container_runner(live: _Live, original):
 
 
 @contextlib.contextmanager
-def stage_processes_ended_on_interrupt(grace: float = GRACE_SECONDS) -> Iterator[None]:
-    """Run kfp.local tasks so that a signal ends them all and raises `RunInterrupted`.
+def stage_processes_ended_on_interrupt(
+    grace: float = GRACE_SECONDS, preimported: bool = False
+) -> Iterator[None]:
+    """Run kfp.local tasks so that a signal ends them all and raises `RunInterrupted`;
+    `preimported`: fork kfp executor tasks from `preimported`'s server (started by the caller).
 
     Signal handlers can only be set in the main thread; elsewhere tasks still run in their
     own sessions and whatever is left is ended when the block exits.
@@ -157,7 +167,7 @@ def stage_processes_ended_on_interrupt(grace: float = GRACE_SECONDS) -> Iterator
             raise RunInterrupted(signum)
 
     originals = (subprocess_task_handler.run_local_subprocess, docker_task_handler.run_docker_container)
-    subprocess_task_handler.run_local_subprocess = _tracked_subprocess_runner(live)
+    subprocess_task_handler.run_local_subprocess = _tracked_subprocess_runner(live, preimported)
     docker_task_handler.run_docker_container = _tracked_container_runner(live, originals[1])
     previous = {}
     if threading.current_thread() is threading.main_thread():

@@ -4,7 +4,9 @@ kfp.local reports only pass/fail for the whole pipeline. To give each stage its
 status, seconds and error, the runner wraps kfp.local's single-task dispatch
 (the function its DAG orchestrator calls per task) and sends the task's output
 to `<run>/logs/<stage>.log` (with `verbose`, to the terminal too), reading it on
-the way for progress marks and, on failure, the error.
+the way for progress marks and, on failure, the error. With the subprocess runner, each
+stage's process is forked from a server that has imported TF, TFDV and TFMA once
+(pipelines/preimported.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mlpipe.components.atomic import atomic_write_text
 from mlpipe.components.config import DatasetConfig
 from mlpipe.components.config_io import load_config, with_overrides
 from mlpipe.components.errors import UserInputError
+from mlpipe.pipelines import preimported
 from mlpipe.pipelines.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
 from mlpipe.pipelines.terminal import (
     Reporter,
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 LOGS_DIR = "logs"
 PIPELINE_LOG = "pipeline.log"  # kfp.local's own lines (start, end, failed task) when not verbose
+PREIMPORT_LOG = "preimport.log"  # the stage server's imports (pipelines/preimported.py)
 
 
 def error_from_output(lines: list[str]) -> str:
@@ -261,16 +265,20 @@ def run_pipeline(
     `reporter` shows the stages as they run (pipelines/terminal.py); default: nothing shown.
     Each stage's output is in `<run>/logs/<stage>.log`.
     """
-    from kfp import local
-
-    from mlpipe.pipelines.training import build_pipeline
-
     arguments = dict(arguments or {})
     config = with_overrides(
         load_config(config_path), train=arguments.pop("train_data", ""), eval=arguments.pop("eval_data", "")
     )
     runs_root = Path(runs_root).resolve()
     run_dir = new_run_dir(runs_root)
+    if runner == "subprocess" and preimported.enabled():  # it imports while we build the pipeline
+        (run_dir / LOGS_DIR).mkdir(exist_ok=True)
+        preimported.start(run_dir / LOGS_DIR / PREIMPORT_LOG)
+
+    from kfp import local
+
+    from mlpipe.pipelines.training import build_pipeline
+
     if runner == "docker":
         backend = local.DockerRunner()
         config = docker_config(config, runs_root)
@@ -318,7 +326,10 @@ def run_and_summarize(
     stopped = None
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(stage_processes_ended_on_interrupt())
+            fork = not docker and preimported.enabled()
+            if fork:
+                preimported.start(logs_dir / PREIMPORT_LOG)
+            stack.enter_context(stage_processes_ended_on_interrupt(preimported=fork))
             stack.enter_context(record_stages(records, logs_dir, reporter))
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
