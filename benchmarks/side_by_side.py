@@ -11,7 +11,7 @@ Each round, cold runs, alternating:
                  first run's model as the baseline, as every run after the first does.
 Per run: wall seconds of the command (process start to exit, imports included), seconds inside
 the run (TFX: the LocalDagRunner.run call; mlpipe: summary.json's wall_seconds), stage by stage
-(TFX: MLMD execution times; mlpipe: summary.json's stages) and the peak RSS of the whole process
+(TFX: MLMD execution times; mlpipe: summary.json's stages) and the peak RSS and PSS of the whole process
 tree (sum over the command and its descendants, sampled from /proc every --interval seconds).
 Then the ratios: mlpipe first / TFX wall, mlpipe later / TFX wall, mlpipe evaluate / TFX Evaluator.
 The table is printed and everything is written to OUTPUT/results.json.
@@ -90,36 +90,43 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its descendants now."""
+def tree_memory(root: int) -> tuple[int, int]:
+    """(RSS, PSS) bytes of `root` and all its descendants now. PSS splits each shared page
+    among the processes mapping it: with stages forked from a pre-imported server, RSS would
+    count the server's imported modules once per stage."""
     children = _children_map()
-    total, stack = 0, [root]
+    rss = pss = 0
+    stack = [root]
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, []))
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * PAGE
-        except OSError:
+                rss += int(f.read().split()[1]) * PAGE
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                pss += next(int(line.split()[1]) * 1024 for line in f if line.startswith(b"Pss:"))
+        except (OSError, StopIteration):
             continue
-    return total
+    return rss, pss
 
 
 def run_measured(command: list[str], log_path: Path, interval: float, env=None) -> dict:
-    """Run `command` (output to log_path); wall seconds, exit code and peak tree RSS."""
+    """Run `command` (output to log_path); wall seconds, exit code, peak tree RSS and PSS."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
-        peak = 0
+        peak = peak_pss = 0
         while process.poll() is None:
-            peak = max(peak, tree_rss(process.pid))
+            rss, pss = tree_memory(process.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(interval)
         wall = time.perf_counter() - start
     return {
         "wall_seconds": round(wall, 2),
         "returncode": process.returncode,
         "peak_rss_bytes": peak,
+        "peak_pss_bytes": peak_pss,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],  # other work on the machine?
     }
 
@@ -215,16 +222,17 @@ def _fmt(value, spec=".1f") -> str:
 
 def format_table(runs: list[dict], ratio_rows: list[dict]) -> str:
     lines = [
-        f"{'round':<6}{'system':<14}{'status':<11}{'wall s':>8}{'in run s':>10}{'peak RSS MiB':>14}  stages (s)",
+        f"{'round':<6}{'system':<14}{'status':<11}{'wall s':>8}{'in run s':>10}{'RSS/PSS MiB':>14}  stages (s)",
         "-" * 100,
     ]
     for run in runs:
-        rss = run.get("peak_rss_bytes")
+        rss, pss = run.get("peak_rss_bytes"), run.get("peak_pss_bytes")
+        memory = f"{_fmt(rss / 2**20 if rss else None, '.0f')}/{_fmt(pss / 2**20 if pss else None, '.0f')}"
         stages = " ".join(f"{k}={_fmt(v)}" for k, v in run.get("stages", {}).items())
         lines.append(
             f"{run['round']:<6}{run['system']:<14}{run.get('status') or '-':<11}"
             f"{_fmt(run.get('wall_seconds')):>8}{_fmt(run.get('run_seconds')):>10}"
-            f"{_fmt(rss / 2**20 if rss else None, '.0f'):>14}  {stages}"
+            f"{memory:>14}  {stages}"
         )
     columns = [
         ("first_over_tfx_wall", "mlpipe first / TFX wall"),

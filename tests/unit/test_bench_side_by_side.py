@@ -112,6 +112,7 @@ def test_run_measured_samples_the_process_tree(tmp_path):
     result = side.run_measured(command, tmp_path / "log", 0.05)
     assert result["returncode"] == 0 and result["wall_seconds"] >= 0.5
     assert result["peak_rss_bytes"] > 2**20  # two interpreters at least
+    assert 2**20 < result["peak_pss_bytes"] <= result["peak_rss_bytes"]
 
 
 def test_prepare_converts_adult_for_csv_example_gen(tmp_path):
