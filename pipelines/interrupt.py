@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from mlpipe.pipelines.preimported import StageProcess, executor_call
+from mlpipe.pipelines.preimported import StageProcess, executor_call, ready
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_SECONDS = 5.0
@@ -83,10 +83,11 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 def _tracked_subprocess_runner(live: _Live, preimported: bool):
     """kfp.local's `run_local_subprocess` (same output handling), each task in its own session;
-    with `preimported`, kfp executor tasks are forked from the pre-imported server instead."""
+    with `preimported`, kfp executor tasks are forked from the pre-imported server instead,
+    once it is ready."""
 
     def run_local_subprocess(full_command: list[str]) -> int:
-        call = executor_call(full_command) if preimported else None
+        call = executor_call(full_command) if preimported and ready() else None
         if call is not None:
             process = StageProcess(*call)
         else:

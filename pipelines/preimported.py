@@ -32,7 +32,10 @@ PRELOAD = (
     EXECUTOR_MODULE,
     "mlpipe.components.runtime",
     "mlpipe.components.config_io",
+    "mlpipe.pipelines.preimport_ready",  # last: writes the ready marker
 )
+READY_VARIABLE = "MLPIPE_PREIMPORT_READY"
+_ready_marker: Path | None = None
 
 
 def enabled() -> bool:
@@ -50,14 +53,34 @@ def start(log_path: str | Path) -> None:
     (import warnings) goes to `log_path`, never to the terminal."""
     from multiprocessing import forkserver
 
+    global _ready_marker
     context = _context()
     context.set_forkserver_preload(list(PRELOAD))
-    with open(log_path, "a", encoding="utf-8") as log, _fds_to(log.fileno()):
-        os.environ["_KFP_RUNTIME"] = "true"  # what the task's shell sets: kfp without its client
-        try:
-            forkserver.ensure_running()
-        finally:
-            del os.environ["_KFP_RUNTIME"]
+    if _ready_marker is None:
+        _ready_marker = Path(tempfile.mkdtemp(prefix="mlpipe-preimport-")) / "ready"
+    added = {"_KFP_RUNTIME": "true", READY_VARIABLE: str(_ready_marker)}  # kfp without its client
+    with open(log_path, "a", encoding="utf-8") as log, _fds_to(log.fileno()), _environ(added):
+        forkserver.ensure_running()
+
+
+def ready() -> bool:
+    """Whether the server has finished its imports: a stage started before then would wait for
+    them, so it starts as a fresh interpreter instead (the first stage, while the server imports)."""
+    return _ready_marker is not None and _ready_marker.exists()
+
+
+@contextlib.contextmanager
+def _environ(added: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in added}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager

@@ -48,6 +48,14 @@ def _init(root: Path) -> None:
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=False)
 
 
+def _start_and_wait(log: Path) -> None:
+    preimported.start(log)
+    deadline = time.monotonic() + 180
+    while not preimported.ready():
+        assert time.monotonic() < deadline, f"the stage server never got ready; see {log}"
+        time.sleep(0.2)
+
+
 def _facts_of_a_run(tmp_path: Path) -> dict:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -71,7 +79,7 @@ def test_the_shipped_stage_commands_are_recognised_and_others_are_not():
 def test_a_stage_is_forked_with_the_heavy_modules_imported_in_a_session_of_its_own(tmp_path, monkeypatch):
     monkeypatch.delenv("MLPIPE_PREIMPORT", raising=False)
     monkeypatch.chdir(tmp_path)
-    preimported.start(tmp_path / "server.log")
+    _start_and_wait(tmp_path / "server.log")
     monkeypatch.setenv("MLPIPE_TEST_MARK", "set after the server started")
     found = _facts_of_a_run(tmp_path)
     assert found["preloaded"] == ["tensorflow", "tensorflow_model_analysis"]
@@ -82,6 +90,14 @@ def test_a_stage_is_forked_with_the_heavy_modules_imported_in_a_session_of_its_o
 
 def test_with_preimport_off_a_stage_is_a_fresh_interpreter(tmp_path, monkeypatch):
     monkeypatch.setenv("MLPIPE_PREIMPORT", "0")
+    found = _facts_of_a_run(tmp_path)
+    assert found["preloaded"] == []
+
+
+def test_a_stage_started_before_the_server_is_ready_is_a_fresh_interpreter(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLPIPE_PREIMPORT", raising=False)
+    _start_and_wait(tmp_path / "server.log")
+    monkeypatch.setattr(preimported, "_ready_marker", tmp_path / "not-yet")
     found = _facts_of_a_run(tmp_path)
     assert found["preloaded"] == []
 
@@ -109,7 +125,7 @@ def test_a_signal_ends_a_forked_stage_and_its_children(tmp_path, capsys, monkeyp
     from kfp.local import subprocess_task_handler
 
     monkeypatch.delenv("MLPIPE_PREIMPORT", raising=False)
-    preimported.start(tmp_path / "server.log")
+    _start_and_wait(tmp_path / "server.log")
     pid_file = tmp_path / "grandchild.pid"
     executor_input = {
         "inputs": {"parameterValues": {"pid_file": str(pid_file)}},
