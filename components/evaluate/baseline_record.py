@@ -9,9 +9,9 @@ TFMA's semantics (GenericChangeThreshold, absolute, HIGHER_IS_BETTER: fail when
 candidate - baseline < -max_auc_drop), giving the failure entries TFMA's validation gives;
 otherwise both models go through TFMA as before, and one log line says why.
 
-Eval data fingerprint: sha256 over the tf.Example records of the ingested `Split-eval` (the
-bytes TFMA reads), independent of their order, of sharding and of the gzip headers (which
-carry a time). Ingest's own fingerprint hashes every input file, the train file included, so
+Eval data fingerprint: sha256 over the tf.Examples of the ingested `Split-eval` (what TFMA
+reads), each in its deterministic serialization, independent of their order, of sharding and
+of the gzip headers (which carry a time). Ingest's own fingerprint hashes every input file, the train file included, so
 new training data alone would needlessly invalidate a baseline whose eval data is unchanged.
 
 Eval config fingerprint: TFMA's EvalConfig for the candidate with every threshold removed
@@ -40,11 +40,18 @@ DIFF = "_diff"  # TFMA's suffix of a candidate-minus-baseline metric
 
 
 def eval_data_fingerprint(examples_dir: str | Path) -> str:
-    """sha256 of the eval split's records as a multiset: the sum of their digests mod 2**256."""
+    """sha256 of the eval split's tf.Examples as a multiset: the sum of their digests mod 2**256,
+    each over its deterministic serialization (features sorted by name: the encoder's byte order
+    follows the columns' order in the batch, which varies between ingests of the same file)."""
+    from tensorflow.core.example import example_pb2
+
     total, count = 0, 0
+    example = example_pb2.Example()
     for path in split_files(examples_dir, "eval"):
         for record in read_records(path):
-            total = (total + int.from_bytes(hashlib.sha256(record).digest(), "big")) % 2**256
+            example.ParseFromString(record)
+            digest = hashlib.sha256(example.SerializeToString(deterministic=True)).digest()
+            total = (total + int.from_bytes(digest, "big")) % 2**256
             count += 1
     return hashlib.sha256(f"{count}:{total:064x}".encode()).hexdigest()
 
