@@ -8,7 +8,9 @@ Each round, cold runs, alternating:
   mlpipe-first   `mlpipe run` with tuning off (a temp config: `base: configs/adult.yaml`,
                  `tuning: {enabled: false}`), fresh runs folder and registry: no baseline;
   mlpipe-later   a second `mlpipe run` into the same registry: evaluate compares with the
-                 first run's model as the baseline, as every run after the first does.
+                 first run's model as the baseline, as every run after the first does
+                 (on the same eval data and config: with the baseline's stored metrics,
+                 TFMA evaluating only the candidate).
 Per run: wall seconds of the command (process start to exit, imports included), seconds inside
 the run (TFX: the LocalDagRunner.run call; mlpipe: summary.json's wall_seconds), stage by stage
 (TFX: MLMD execution times; mlpipe: summary.json's stages) and the peak RSS and PSS of the whole process

@@ -25,10 +25,13 @@ def evaluate(
         config: Dataset config mapping (the run parameter): slices, `evaluation` thresholds and fairness gates.
         model: The trained model (`saved_model/`, `model_metadata.json`).
         examples: Ingested examples; metrics are computed on `Split-eval`.
-        use_baseline: Compare with the latest blessed model in the config's `registry.uri`
-            (change thresholds) when one exists.
+        use_baseline: Compare with the served (else latest blessed) model in the config's
+            `registry.uri` (change thresholds) when one exists; its stored evaluation record is
+            reused when its eval data and eval config fingerprints match, else TFMA re-evaluates it.
         evaluation: TFMA output directory, loadable with `tfma.load_eval_result`.
-        blessing: `blessing.json`: `{blessed, reasons[], fairness_checks, baseline}`.
+        blessing: `blessing.json`: `{blessed, reasons[], fairness_checks, baseline}`, and
+            `evaluation_record.json` (per-slice metrics, eval data and config fingerprints), which
+            push stores with the version so later runs need not re-evaluate it as their baseline.
         metrics: Overall metrics (AUC, AUC-PR, accuracy, precision, recall, calibration, count).
         classification_metrics: ROC curve and confusion matrix at 0.5 for the KFP UI.
         fairness_report: Static HTML: per-slice tables and charts, gates and the decision.
@@ -37,17 +40,28 @@ def evaluate(
     import os
 
     from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.evaluate.core import evaluate, find_baseline, write_reports
+    from mlpipe.components.evaluate.baseline_record import (
+        find_baseline_evaluation,
+        fingerprints,
+        write_record,
+    )
+    from mlpipe.components.evaluate.core import evaluate, write_reports
     from mlpipe.components.evaluate.results import confusion_at, roc_curve
     from mlpipe.components.runtime import setup_logging
 
     setup_logging()
     config = config_from_dict(config)
-    baseline, baseline_dir = find_baseline(config, os.environ) if use_baseline else (None, None)
-    result = evaluate(config, model.path, examples.path, evaluation.path, baseline, baseline_dir)
+    prints = fingerprints(config, examples.path)
+    baseline, baseline_dir, record = (
+        find_baseline_evaluation(config, os.environ, prints) if use_baseline else (None, None, None)
+    )
+    result = evaluate(
+        config, model.path, examples.path, evaluation.path, baseline, baseline_dir, record, prints
+    )
     write_reports(
         config, result, os.path.join(blessing.path, "blessing.json"), fairness_report.path, model_card.path
     )
+    write_record(result.record, blessing.path)  # push stores it with the version
     for key, value in result.overall_scalars().items():
         metrics.log_metric(key, value)
     fpr, tpr, thresholds = roc_curve(result.confusion)

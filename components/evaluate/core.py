@@ -19,6 +19,7 @@ from mlpipe.components.evaluate.results import (
     OVERALL,
     SliceKey,
     confusion_points,
+    failure_order,
     json_safe,
     slice_keys,
     sliced_metrics,
@@ -30,6 +31,15 @@ log = logging.getLogger(__name__)
 
 BASELINE = "baseline"
 FAIRNESS_MODULE = "fairness_indicators.fairness_indicators_metrics"
+
+
+def auc_change_threshold(config: DatasetConfig):
+    """The AUC change threshold vs the baseline: fail when candidate - baseline < -max_auc_drop."""
+    import tensorflow_model_analysis as tfma
+
+    return tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -config.evaluation.max_auc_drop}
+    )
 
 
 def eval_config(config: DatasetConfig, with_baseline: bool):
@@ -48,11 +58,7 @@ def eval_config(config: DatasetConfig, with_baseline: bool):
         )
     auc_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_auc}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -settings.max_auc_drop}
-        )
-        if with_baseline
-        else None,
+        change_threshold=auc_change_threshold(config) if with_baseline else None,
     )
     accuracy_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_binary_accuracy})
@@ -136,6 +142,7 @@ class Evaluation:
     confusion: list[dict[str, float]]
     model_metadata: dict
     slices: dict[str, SliceKey] | None = None  # each slice name's (column, value) pairs
+    record: dict | None = None  # what push stores with the version (`baseline_record.make_record`)
 
     def overall_scalars(self) -> dict[str, float]:
         """Threshold-free overall metrics, for the KFP Metrics artifact."""
@@ -174,11 +181,8 @@ def baseline_metadata(registry, model: str) -> dict | None:
     return {**blessed, "baseline_source": "latest blessed"} if blessed else None
 
 
-def find_baseline(config: DatasetConfig, environ) -> tuple[dict | None, Path | None]:
-    """The baseline version (`baseline_metadata`) and a local copy, or (None, None) for a first model."""
-    from mlpipe.components.registry import open_registry
-
-    registry = open_registry(config.registry.uri, environ)
+def chosen_baseline(registry, config: DatasetConfig) -> dict | None:
+    """`baseline_metadata` of the config's model, saying which (or that there is none)."""
     baseline = baseline_metadata(registry, config.model_name)
     if baseline is None:
         log.warning(
@@ -186,10 +190,21 @@ def find_baseline(config: DatasetConfig, environ) -> tuple[dict | None, Path | N
             config.model_name,
             config.registry.uri,
         )
-        return None, None
+        return None
     log.info(
         "baseline: %s version %s (%s)", config.model_name, baseline["version"], baseline["baseline_source"]
     )
+    return baseline
+
+
+def find_baseline(config: DatasetConfig, environ) -> tuple[dict | None, Path | None]:
+    """The baseline version (`baseline_metadata`) and a local copy, or (None, None) for a first model."""
+    from mlpipe.components.registry import open_registry
+
+    registry = open_registry(config.registry.uri, environ)
+    baseline = chosen_baseline(registry, config)
+    if baseline is None:
+        return None, None
     return baseline, registry.local_copy(config.model_name, baseline["version"])
 
 
@@ -217,12 +232,22 @@ def evaluate(
     output_dir: str | Path,
     baseline: dict | None = None,
     baseline_dir: str | Path | None = None,
+    baseline_record: dict | None = None,
+    prints: dict[str, str] | None = None,
 ) -> Evaluation:
-    """TFMA over the eval split (vs the baseline when given), then the gates; writes `output_dir` atomically."""
+    """TFMA over the eval split (vs the baseline when given), then the gates; writes `output_dir` atomically.
+
+    With `baseline_record` (the baseline's stored evaluation, whose fingerprints match `prints`:
+    `baseline_record.find_baseline_evaluation`) TFMA evaluates the candidate alone and the change
+    threshold is judged on the stored metrics; else with `baseline_dir` TFMA evaluates both models.
+    `prints` (the eval data and config fingerprints) are computed when not given.
+    """
     from mlpipe.components.atomic import atomic_dir
+    from mlpipe.components.evaluate import baseline_record as records
     from mlpipe.components.evaluate.gates import blessing, fairness_checks
     from mlpipe.components.runtime import progress
 
+    reuse = baseline is not None and baseline_record is not None
     model_dir = Path(model_dir)
     progress("phase", 0, 2, "TFMA: sliced metrics and fairness indicators")
     metadata_path = model_dir / "model_metadata.json"
@@ -233,19 +258,30 @@ def evaluate(
             str(model_dir / "saved_model"),
             examples_dir,
             out,
-            str(baseline_dir) if baseline_dir else None,
+            str(baseline_dir) if baseline_dir and not reuse else None,
         )
         ok, failures = tfma_validation(out)
     progress("phase", 1, 2, "gates")
     metrics, keys = sliced_metrics(result), slice_keys(result)
+    if reuse:
+        stored = baseline_record["metrics"]
+        changes = records.change_failures(config, metrics, stored)
+        ok, failures = ok and not changes, sorted(failures + changes, key=failure_order)
+        metrics = records.with_diffs(metrics, stored)
     verdict = blessing(
         ok,
         failures,
         fairness_checks(config, metrics, keys),
         metrics,
-        {k: baseline.get(k) for k in ("version", "uri", "baseline_source")} if baseline else None,
+        {
+            **{k: baseline.get(k) for k in ("version", "uri", "baseline_source")},
+            "metrics": "stored" if reuse else "evaluated",
+        }
+        if baseline
+        else None,
         min_slice_size=config.evaluation.min_slice_size,
     )
     log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])
+    record = records.make_record(metrics, prints or records.fingerprints(config, examples_dir))
     progress("phase", 2, 2, "done")
-    return Evaluation(metrics, verdict, confusion_points(result), model_metadata, keys)
+    return Evaluation(metrics, verdict, confusion_points(result), model_metadata, keys, record)

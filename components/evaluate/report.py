@@ -223,4 +223,9 @@ def _baseline_line(baseline: dict | None) -> str:
         "served": "the version serving now",
         "latest blessed": "the newest blessed version; nothing serves",
     }.get(source, source or "")
-    return f"version {baseline['version']}" + (f" ({why})" if why else "")
+    how = {
+        "stored": "its metrics reused from its registry record: same eval data and eval config",
+        "evaluated": "evaluated by TFMA on this eval data",
+    }.get(baseline.get("metrics"))
+    notes = "; ".join(note for note in (why, how) if note)
+    return f"version {baseline['version']}" + (f" ({notes})" if notes else "")

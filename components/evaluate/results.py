@@ -157,11 +157,17 @@ def tfma_validation(output_dir: str | Path) -> tuple[bool, list[dict]]:
                     "change": failure.metric_key.is_diff,
                     "slice": where,
                     "value": _value_of_proto(failure.metric_value),
-                    "bound": _bound_text(failure.metric_threshold),
+                    "bound": bound_text(failure.metric_threshold),
                     "message": failure.message,
                 }
             )
-    return bool(result.validation_ok), failures
+    return bool(result.validation_ok), sorted(failures, key=failure_order)
+
+
+def failure_order(failure: dict) -> tuple:
+    """One order for threshold failures (TFMA's follows its Beam pipeline): overall first, then by
+    slice; per slice the value failures before the change ones, then by metric."""
+    return (failure["slice"] != OVERALL, failure["slice"], failure["change"], failure["metric"])
 
 
 def _value_of_proto(metric_value) -> float | None:
@@ -172,7 +178,7 @@ def _value_of_proto(metric_value) -> float | None:
     return None
 
 
-def _bound_text(threshold) -> str:
+def bound_text(threshold) -> str:
     parts = []
     if threshold.HasField("value_threshold"):
         bound = threshold.value_threshold

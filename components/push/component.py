@@ -26,7 +26,8 @@ def push(
         model: The trained model (`saved_model/`, `model_metadata.json`).
         statistics: The run's statistics, published with the version as the drift baseline
             of later runs.
-        blessing: The evaluate stage's `blessing.json`.
+        blessing: The evaluate stage's `blessing.json` and `evaluation_record.json` (stored with
+            the version: later runs reuse it instead of re-evaluating this model as their baseline).
         infra_blessing: The infra_validate stage's `infra_blessing.json`.
         run_id: The pipeline run, recorded in the version's metadata.
         pushed_model: `push.json`: `{pushed, version, uri, reasons[], serving}`.
@@ -36,6 +37,7 @@ def push(
 
     from mlpipe.components.atomic import atomic_write_text
     from mlpipe.components.config_io import config_from_dict
+    from mlpipe.components.evaluate.baseline_record import RECORD_FILE
     from mlpipe.components.push.core import push as run_push
     from mlpipe.components.registry import open_registry
     from mlpipe.components.runtime import setup_logging
@@ -50,6 +52,7 @@ def push(
         model_blessing = json.load(handle)
     with open(os.path.join(infra_blessing.path, "infra_blessing.json")) as handle:
         infra = json.load(handle)
+    record = os.path.join(blessing.path, RECORD_FILE)  # evaluate's; stored with the version
     result = run_push(
         dataset,
         model.path,
@@ -60,6 +63,7 @@ def push(
         names,
         run_id=run_id,
         statistics_dir=statistics.path,
+        evaluation_record=record if os.path.isfile(record) else None,
     )
     os.makedirs(pushed_model.path, exist_ok=True)
     atomic_write_text(os.path.join(pushed_model.path, "push.json"), json.dumps(result, indent=2))

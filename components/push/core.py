@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from mlpipe.components.config import DatasetConfig
+from mlpipe.components.evaluate.baseline_record import ATTACHMENT, RECORD_FILE
 from mlpipe.components.push.preflight import preflight
 from mlpipe.components.registry import now
 from mlpipe.components.rollout import roll_out
@@ -57,11 +60,14 @@ def push(
     run_id: str = "",
     api=None,
     statistics_dir: str | Path | None = None,
+    evaluation_record: str | Path | None = None,
 ) -> dict:
     """`{pushed, version, uri, reasons, serving, seconds}`.
 
     `statistics_dir` (the run's statistics) is published with the version, so later runs
-    and batches measure drift against the data the served model was trained on.
+    and batches measure drift against the data the served model was trained on;
+    `evaluation_record` (evaluate's `evaluation_record.json`) too, so a later run whose
+    eval data and eval config are the same reuses its metrics instead of re-evaluating it.
     """
     reasons = push_decision(blessing, infra)
     if reasons:
@@ -92,8 +98,13 @@ def push(
         version = existing
         log.info("%s is already published as version %d: rolling that out", config.model_name, version)
     else:
-        attachments = {"statistics": Path(statistics_dir)} if statistics_dir else None
-        version = registry.publish(config.model_name, model_dir / "saved_model", metadata, attachments)
+        with tempfile.TemporaryDirectory() as scratch:
+            attachments = {"statistics": Path(statistics_dir)} if statistics_dir else {}
+            if evaluation_record is not None:
+                attachments[ATTACHMENT] = Path(scratch) / ATTACHMENT
+                attachments[ATTACHMENT].mkdir()
+                shutil.copyfile(evaluation_record, attachments[ATTACHMENT] / RECORD_FILE)
+            version = registry.publish(config.model_name, model_dir / "saved_model", metadata, attachments)
     uri = registry.uri(config.model_name, version)
     upload_seconds = time.perf_counter() - start
     if existing is None:

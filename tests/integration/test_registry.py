@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import types
 from pathlib import Path
@@ -17,8 +18,12 @@ from pathlib import Path
 import pytest
 from registry_backends import MODEL, make_model_dir
 
+from mlpipe.components.config_io import load_config
 from mlpipe.components.errors import UserInputError
+from mlpipe.components.evaluate.baseline_record import stored_record, write_record
+from mlpipe.components.push.core import push
 from mlpipe.components.registry import latest_blessed, open_registry
+from mlpipe.components.serving import load_serving_names
 
 
 def test_versions_grow_one_two_three(backend, tmp_path):
@@ -166,3 +171,44 @@ def test_credentials_never_appear_in_logs_or_artifacts(backend, tmp_path, caplog
     assert caplog.records, "nothing was logged: the check would be empty"
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert secret not in logged and access not in logged
+
+
+def test_push_stores_the_evaluation_record_with_the_version(backend, tmp_path, adult):
+    """What evaluate wrote next to its blessing travels with the pushed version, NaN included."""
+    config = load_config(adult.config, check_data=False)
+    model = tmp_path / "model"
+    make_model_dir(model / "saved_model")
+    (model / "model_metadata.json").write_text("{}")
+    record = {
+        "format": 1,
+        "eval_data_fingerprint": "d" * 64,
+        "eval_config_fingerprint": "c" * 64,
+        "metrics": {"overall": {"auc": 0.9123, "precision": float("nan")}, "sex:Female": {"auc": 0.88}},
+    }
+    path = write_record(record, tmp_path / "blessing")
+    names = load_serving_names()
+    result = push(
+        config,
+        model,
+        {"blessed": True},
+        {"blessed": True},
+        backend.registry,
+        "none",
+        names,
+        run_id="run-1",
+        evaluation_record=path,
+    )
+    got, why = stored_record(backend.registry, config.model_name, result["version"])
+    assert why == "" and got is not None
+    assert got["metrics"]["sex:Female"] == {"auc": 0.88} and got["metrics"]["overall"]["auc"] == 0.9123
+    assert math.isnan(got["metrics"]["overall"]["precision"])
+    assert got["eval_data_fingerprint"] == "d" * 64 and got["eval_config_fingerprint"] == "c" * 64
+    # a push without a record (an older evaluate) stores none, and says so
+    (model / "model_metadata.json").write_text('{"training_fingerprint": "other"}')
+    second = push(
+        config, model, {"blessed": True}, {"blessed": True}, backend.registry, "none", names, run_id="run-2"
+    )
+    assert stored_record(backend.registry, config.model_name, second["version"]) == (
+        None,
+        "it has no stored evaluation record",
+    )

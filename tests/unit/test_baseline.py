@@ -56,6 +56,11 @@ def test_a_first_model_has_no_baseline(tmp_path):
             {"version": 2, "baseline_source": "latest blessed"},
             "version 2 (the newest blessed version; nothing serves)",
         ),
+        (
+            {"version": 3, "baseline_source": "served", "metrics": "stored"},
+            "version 3 (the version serving now; its metrics reused from its registry record: "
+            "same eval data and eval config)",
+        ),
     ],
 )
 def test_the_model_card_says_which_baseline(baseline, line):

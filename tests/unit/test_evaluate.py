@@ -197,6 +197,7 @@ def test_a_change_threshold_against_a_stronger_baseline_fails_and_says_so(weak_v
         "version": 3,
         "uri": "registry/adult_income/3",
         "baseline_source": "served",
+        "metrics": "evaluated",
     }
     change = [r for r in verdict["reasons"] if r.startswith("change vs baseline")]
     assert change, verdict["reasons"]
