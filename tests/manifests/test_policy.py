@@ -38,7 +38,8 @@ NAMES = ("base", "kind", "kubeflow", "kind-blue-green", "kubeflow-shadow")
 # What a run may do with TFJobs (distributed training): create and read them, in the pipeline
 # namespace only; bound to the account runs execute with (KFP standalone / a Kubeflow profile).
 TRAINER_RULES = [{"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"], "verbs": ["create", "get"]}]
-RUN_ACCOUNT = {"kubeflow": "default-editor", "kubeflow-shadow": "default-editor"}  # elsewhere KFP standalone's pipeline-runner
+# elsewhere KFP standalone's pipeline-runner
+RUN_ACCOUNT = {"kubeflow": "default-editor", "kubeflow-shadow": "default-editor"}
 
 
 def names_for(overlay: str):
