@@ -94,6 +94,44 @@ def kubelet(cluster, selector: str):
         thread.join()
 
 
+@contextlib.contextmanager
+def kserve_controller(cluster, *isvcs: str):
+    """A stand-in KServe controller: while the block runs, marks the named InferenceServices
+    Ready at their current generation, with a new revision each time the pusher patches them."""
+    plane, namespace = cluster.plane, cluster.names.namespace
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            for name in isvcs:
+                isvc = json.loads(
+                    plane.kubectl("get", "inferenceservice", name, "-n", namespace, "-o", "json").stdout
+                )
+                generation = isvc["metadata"]["generation"]
+                if (isvc.get("status") or {}).get("observedGeneration") != generation:
+                    revision = f"{name}-predictor-{generation:05d}"
+                    status = {
+                        "observedGeneration": generation,
+                        "conditions": [{"type": "Ready", "status": "True",
+                                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                        "components": {"predictor": {"latestCreatedRevision": revision,
+                                                     "latestReadyRevision": revision}},
+                    }  # fmt: skip
+                    plane.kubectl(
+                        "patch", "inferenceservice", name, "-n", namespace, "--subresource=status",
+                        "--type=merge", "-p", json.dumps({"status": status}), check=False,
+                    )  # fmt: skip
+            stop.wait(0.3)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def pusher_api(cluster):
     """A kubernetes ApiClient with the pusher ServiceAccount's own token (TokenRequest)."""
     names = cluster.names

@@ -2,15 +2,13 @@
 CRDs: the overlay applied server-side, then the specs of both InferenceServices and of the
 VirtualService after each step (push, promote, rollback), every step with the pusher's token.
 
-No KServe controller runs here: a stand-in writes the Ready status of the InferenceServices it is
-told to (the status subresource, as KServe's controller would, and as test_kserve_status does).
+No KServe controller runs here: a stand-in (`kserve_controller`) writes the Ready status of the
+InferenceServices it is told to (the status subresource, as KServe's controller would).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import types
 
 import pytest
@@ -23,7 +21,7 @@ from mlpipe.components.rollout_status import RolloutNotReady
 from mlpipe.components.serving_state import describe, serving_state
 from mlpipe.components.shadow import shadow_name
 
-from .conftest import REPO, allowed, pusher_api
+from .conftest import REPO, allowed, kserve_controller, pusher_api, registry_with_versions
 
 pytestmark = pytest.mark.cluster
 
@@ -71,42 +69,6 @@ def expected_mirror(names) -> dict:
             }
         ],
     }
-
-
-@contextlib.contextmanager
-def kserve(cluster, *isvcs: str):
-    """A stand-in KServe controller: while the block runs, marks the named InferenceServices
-    Ready at their current generation, with a new revision each time the pusher patches them."""
-    plane, namespace = cluster.plane, cluster.names.namespace
-    stop = threading.Event()
-
-    def run():
-        while not stop.is_set():
-            for name in isvcs:
-                isvc = _get(cluster, "inferenceservice", name)
-                generation = isvc["metadata"]["generation"]
-                if (isvc.get("status") or {}).get("observedGeneration") != generation:
-                    revision = f"{name}-predictor-{generation:05d}"
-                    status = {
-                        "observedGeneration": generation,
-                        "conditions": [{"type": "Ready", "status": "True",
-                                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-                        "components": {"predictor": {"latestCreatedRevision": revision,
-                                                     "latestReadyRevision": revision}},
-                    }  # fmt: skip
-                    plane.kubectl(
-                        "patch", "inferenceservice", name, "-n", namespace, "--subresource=status",
-                        "--type=merge", "-p", json.dumps({"status": status}), check=False,
-                    )  # fmt: skip
-            stop.wait(0.3)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _model(folder, fingerprint: str):
@@ -171,7 +133,7 @@ def test_push_pins_the_shadow_promote_and_rollback_the_primary(shadow_cluster, t
     cluster, names = shadow_cluster, shadow_cluster.names
     api = pusher_api(cluster)
     registry = LocalRegistry(tmp_path / "registry")
-    with kserve(cluster, names.inference_service, shadow_name(names)):
+    with kserve_controller(cluster, names.inference_service, shadow_name(names)):
         # the primary serves version 1 (a kserve rollout), the registry says so
         first = _push(cluster, registry, _model(tmp_path, "a"))
         assert first["version"] == 1 and registry.serving_version(names.model_name) is None
@@ -265,3 +227,26 @@ def test_push_refuses_before_publishing_when_the_shadow_is_missing(shadow_cluste
         UserInputError, match=f"nothing to promote: the shadow InferenceService .*{shadow_name(names)}"
     ):
         promote(registry, names.model_name, "shadow", names, api=pusher_api(cluster))
+
+
+def test_models_and_promote_from_the_cli(shadow_cluster, tmp_path, repo_root, monkeypatch, capsys):
+    from mlpipe.pipelines.cli import main
+
+    cluster, names = shadow_cluster, shadow_cluster.names
+    api = pusher_api(cluster)
+    registry = registry_with_versions(tmp_path, names.model_name, count=2)
+    registry.set_serving(names.model_name, 1)
+    monkeypatch.setenv("KUBECONFIG", cluster.plane.kubeconfig)
+    args = ["--config", str(repo_root / "configs" / "adult.yaml"), "--registry", str(registry.root)]
+    with kserve_controller(cluster, names.inference_service, shadow_name(names)):
+        roll_out("kserve", names, 1, registry.uri(names.model_name, 1), api=api, wait=30)
+        roll_out("shadow", names, 2, registry.uri(names.model_name, 2), api=api, wait=30)
+        assert main(["models", *args, "--cluster", "--target", "shadow"]) == 0
+        assert capsys.readouterr().out.strip().splitlines()[-1] == (
+            f"serving now: shadow {names.inference_service}: version 1 at 100 %, ready; shadow "
+            f"{shadow_name(names)} holds version 2, ready (mirrored traffic, answers discarded)"
+        )
+        assert main(["promote", *args, "--target", "shadow", "--wait", "30"]) == 0
+    assert capsys.readouterr().out.startswith(f"promoted {names.model_name} version 2: target ")
+    assert specs(cluster)["primary"]["storageUri"] == names.version_uri(2)
+    assert registry.serving_version(names.model_name) == 2
