@@ -65,8 +65,8 @@ def serving_state(target: str, names: ServingNames, api=None) -> dict:
         from mlpipe.components.shadow import shadow_name, states
 
         both = states(names, api)
-        return {"target": target, "name": names.inference_service, **both["primary"],
-                "shadow": {"name": shadow_name(names), **both["shadow"]}}  # fmt: skip
+        shadow = {"name": shadow_name(names), **both["shadow"]}
+        return {"target": target, "name": names.inference_service, **both["primary"], "shadow": shadow}
     group, version, plural = KSERVE
     obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
         group, version, names.namespace, plural, names.inference_service
