@@ -200,6 +200,13 @@ def tfjobs(kind_cluster):
     return kind_cluster
 
 
+# The fixture that deploys each overlay on its plane (for tests parametrized over overlays).
+OVERLAY_FIXTURES = {
+    "kind": "kind_cluster",
+    "kubeflow": "kubeflow_cluster",
+    "kind-blue-green": "blue_green_cluster",
+    "kubeflow-shadow": "shadow_cluster",
+}
 RUN_ACCOUNT = "pipeline-runner"  # the account KFP standalone runs every step with
 
 

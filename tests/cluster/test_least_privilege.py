@@ -12,17 +12,17 @@ import pytest
 
 from mlpipe.components.rollout import api_client
 
-from .conftest import allowed, wait_for
+from .conftest import OVERLAY_FIXTURES, allowed, wait_for
 
 pytestmark = pytest.mark.cluster
 
 # The account a run executes with: KFP standalone's runner (kind), a profile's editor (Kubeflow).
-RUN_IDENTITY = {"kind": "pipeline-runner", "kubeflow": "default-editor"}
+RUN_IDENTITY = {"kind": "pipeline-runner", "kubeflow": "default-editor", "kubeflow-shadow": "default-editor"}
 
 
-@pytest.fixture(scope="module", params=["kind", "kubeflow"])
+@pytest.fixture(scope="module", params=["kind", "kubeflow", "kubeflow-shadow"])
 def applied(request):
-    return request.getfixturevalue(f"{request.param}_cluster")
+    return request.getfixturevalue(OVERLAY_FIXTURES[request.param])
 
 
 def _serving(applied) -> tuple[str, str, str]:
