@@ -181,7 +181,9 @@ class ServingConfig(_Model):
     namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "mlpipe-serving"
     # deployment: `rolling` updates the one Deployment; `blue-green` rolls the idle one of two
     # colours and switches the Service once it is ready (manifests/overlays/kind-blue-green).
-    strategy: Literal["rolling", "blue-green"] = "rolling"
+    # kserve: `shadow` pins the new version into `<isvc>-shadow`, which gets a mirrored copy of
+    # live traffic (Istio; manifests/overlays/kubeflow-shadow); `mlpipe promote` serves it.
+    strategy: Literal["rolling", "blue-green", "shadow"] = "rolling"
     canary_traffic_percent: int = Field(0, ge=0, le=100)
     # kserve: how long push, promote and rollback wait for the InferenceService to report the new
     # revision ready (0: do not wait, report the patch only).
@@ -189,8 +191,12 @@ class ServingConfig(_Model):
 
     @property
     def rollout_target(self) -> str:
-        """What the rollout code drives: none, deployment, blue-green or kserve."""
-        return "blue-green" if self.target == "deployment" and self.strategy == "blue-green" else self.target
+        """What the rollout code drives: none, deployment, blue-green, kserve or shadow."""
+        if self.target == "deployment" and self.strategy == "blue-green":
+            return "blue-green"
+        if self.target == "kserve" and self.strategy == "shadow":
+            return "shadow"
+        return self.target
 
 
 MONITOR_CHARTS = ("drift", "missing", "prediction", "performance", "fairness")
@@ -338,6 +344,17 @@ def _check_consistency(config: DatasetConfig) -> None:
     if config.serving.strategy == "blue-green" and config.serving.target != "deployment":
         raise _Inconsistent(
             "serving.strategy", f"blue-green needs serving.target: deployment, not {config.serving.target}"
+        )
+    if config.serving.strategy == "shadow" and config.serving.target != "kserve":
+        raise _Inconsistent(
+            "serving.strategy",
+            f"shadow needs serving.target: kserve (an Istio mirror between two InferenceServices), "
+            f"not {config.serving.target}",
+        )
+    if config.serving.strategy == "shadow" and config.serving.canary_traffic_percent:
+        raise _Inconsistent(
+            "serving.canary_traffic_percent",
+            "a shadow gets a mirrored copy of the traffic, not a share of it: set it to 0",
         )
     id_column = config.monitoring.id_column
     if id_column and (id_column in features or id_column == config.label_key):

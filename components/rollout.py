@@ -14,6 +14,9 @@ the fields patched here, so re-applying them never moves serving.
   revision, optionally as a canary (`canaryTrafficPercent`); promote sends 100 %; rollback pins
   the older version's prefix with all traffic. After a kserve patch, the InferenceService's
   status is read until it is ready (`rollout_status`), unless the wait is 0.
+- shadow (`serving.strategy: shadow` with the kserve target): the new version goes to the shadow
+  InferenceService, which gets a mirrored copy of live traffic; promote pins the primary to it;
+  rollback pins the primary (`mlpipe.components.shadow`).
 """
 
 from __future__ import annotations
@@ -76,23 +79,42 @@ def api_client(kubeconfig: str | None = None, token_dir: str | Path = PUSHER_TOK
     return client.ApiClient()
 
 
-TARGETS = ("deployment", "blue-green", "kserve")
+TARGETS = ("deployment", "blue-green", "kserve", "shadow")
 
 
 def _check_target(target: str) -> None:
     if target not in TARGETS:
         raise UserInputError(
-            f"unknown serving target {target!r}; expected none, deployment, blue-green or kserve"
+            f"unknown serving target {target!r}; expected none, deployment, blue-green, kserve or shadow"
         )
 
 
-def get_inferenceservice(names: ServingNames, api=None) -> dict:
+def get_inferenceservice(names: ServingNames, api=None, name: str | None = None) -> dict:
+    """The InferenceService `name` (default: the primary, INFERENCE_SERVICE) as a dict."""
     from kubernetes import client
 
     group, version, plural = KSERVE
     return client.CustomObjectsApi(api or api_client()).get_namespaced_custom_object(
-        group, version, names.namespace, plural, names.inference_service
+        group, version, names.namespace, plural, name or names.inference_service
     )
+
+
+def patch_inferenceservice(api, names: ServingNames, name: str, body: dict, wait: float = 0) -> dict:
+    """Merge-patch the InferenceService `name` as the pusher; with `wait` > 0 seconds, its status
+    once the new revision is ready."""
+    from kubernetes import client
+
+    group, version, plural = KSERVE
+    result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        group, version, names.namespace, plural, name, body, field_manager=FIELD_MANAGER
+    )
+    answer = {"kind": "InferenceService", "name": name, "generation": result["metadata"].get("generation")}
+    if wait > 0:
+        from mlpipe.components.rollout_status import wait_ready
+
+        what = f"InferenceService {names.namespace}/{name}"
+        answer["status"] = wait_ready(lambda: get_inferenceservice(names, api, name), wait, what)
+    return answer
 
 
 def patch_deployment(api, namespace: str, name: str, body: dict, wait: float = 0) -> dict:
@@ -115,24 +137,11 @@ def apply(target: str, names: ServingNames, body: dict, api=None, wait: float = 
     """Send a patch to the serving object; returns what the API server answered (trimmed) and, with
     `wait` > 0 seconds, its status once ready (every pod of the Deployment updated and available;
     the InferenceService's new revision ready)."""
-    from kubernetes import client
-
     _check_target(target)
     api = api or api_client()
     if target == "deployment":
         return patch_deployment(api, names.namespace, names.deployment, body, wait)
-    group, version, plural = KSERVE
-    result = client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        group, version, names.namespace, plural, names.inference_service, body, field_manager=FIELD_MANAGER
-    )
-    answer = {"kind": "InferenceService", "name": names.inference_service}
-    answer["generation"] = result["metadata"].get("generation")
-    if wait > 0:
-        from mlpipe.components.rollout_status import wait_ready
-
-        what = f"InferenceService {names.namespace}/{names.inference_service}"
-        answer["status"] = wait_ready(lambda: get_inferenceservice(names, api), wait, what)
-    return answer
+    return patch_inferenceservice(api, names, names.inference_service, body, wait)
 
 
 def roll_out(
@@ -156,6 +165,14 @@ def roll_out(
             "version": version,
             **blue_green.roll_out(names, version, registry_uri, api or api_client(), wait),
         }
+    if target == "shadow":
+        from mlpipe.components import shadow
+
+        return {
+            "target": target,
+            "version": version,
+            **shadow.roll_out(names, version, api or api_client(), wait),
+        }
     if target == "deployment":
         body = deployment_patch(version, registry_uri)
     else:
@@ -164,7 +181,12 @@ def roll_out(
 
 
 def promote(registry, model: str, target: str, names: ServingNames, api=None, wait: float = 0) -> dict:
-    """KServe: the canary revision gets 100 % of the traffic."""
+    """KServe: the canary revision gets 100 % of the traffic (shadow: the primary serves the
+    shadow's version)."""
+    if target == "shadow":
+        from mlpipe.components import shadow
+
+        return shadow.promote(registry, model, names, api or api_client(), wait)
     if target != "kserve":
         raise UserInputError(f"promote moves a KServe canary to 100 %; the {target!r} target has no canary")
     version = registry.serving_version(model)
@@ -194,7 +216,8 @@ def rollback(
 
         switched = blue_green.roll_back(names, to, registry.uri(model, to), api or api_client(), wait)
         serving = {"target": target, "version": to, **switched}
-    else:
-        serving = roll_out(target, names, to, registry.uri(model, to), canary_percent=0, api=api, wait=wait)
+    else:  # shadow: the primary, as the kserve target does; the shadow keeps what it holds
+        primary = "kserve" if target == "shadow" else target
+        serving = roll_out(primary, names, to, registry.uri(model, to), canary_percent=0, api=api, wait=wait)
     registry.set_serving(model, to)
     return {"version": to, "previous": current, "serving": serving}

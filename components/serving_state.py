@@ -3,8 +3,9 @@
 blue-green: the live colour (the Service's selector) and the version each colour holds.
 deployment: the pod template annotation mlpipe.io/model-version (what new pods sync) and the
 rollout's progress (updated / available replicas). kserve: the version in storageUri, the
-canary percent, and the status (`rollout_status.read_status`). Pure parsing functions plus one
-get per object.
+canary percent, and the status (`rollout_status.read_status`); shadow: that of the primary, and
+the version the shadow holds (not served: it gets mirrored traffic). Pure parsing functions plus
+one get per object.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def serving_state(target: str, names: ServingNames, api=None) -> dict:
         raw = client.AppsV1Api(api).read_namespaced_deployment(names.deployment, names.namespace)
         obj = api.sanitize_for_serialization(raw)
         return {"target": target, "name": names.deployment, **deployment_state(obj)}
+    if target == "shadow":
+        from mlpipe.components.shadow import shadow_name, states
+
+        both = states(names, api)
+        shadow = {"name": shadow_name(names), **both["shadow"]}
+        return {"target": target, "name": names.inference_service, **both["primary"], "shadow": shadow}
     group, version, plural = KSERVE
     obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
         group, version, names.namespace, plural, names.inference_service
@@ -86,6 +93,11 @@ def describe(state: dict, pointer: int | None) -> str:
         canary = state["canary_percent"]
         line += f" at {canary} % (canary)" if canary not in (None, 100) else " at 100 %"
         line += ", ready" if state["ready"] else ", not ready"
+        shadow = state.get("shadow")
+        if shadow:
+            held = shadow["version"] if shadow["version"] is not None else "none"
+            line += f"; shadow {shadow['name']} holds version {held}, "
+            line += "ready (mirrored traffic, answers discarded)" if shadow["ready"] else "not ready"
     if version != pointer:
         line += f"; the registry's serving pointer says {pointer if pointer is not None else 'none'}"
     return line

@@ -317,12 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
 
-    promote = sub.add_parser("promote", help="KServe: send 100 %% of the traffic to the canary revision")
+    promote = sub.add_parser(
+        "promote",
+        help="KServe: send 100 %% of the traffic to the canary revision (shadow: serve the shadow's version)",
+    )
     promote.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     promote.add_argument(
         "--registry", help="registry directory or s3://bucket/prefix (default: the config's)"
     )
-    promote.add_argument("--target", choices=["deployment", "kserve"], help="default: the config's")
+    promote.add_argument("--target", choices=["deployment", "kserve", "shadow"], help="default: the config's")
     promote.add_argument("--wait", type=float, help=WAIT_HELP)
     promote.set_defaults(func=cmd_promote)
 

@@ -89,7 +89,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
     config, registry = _registry_for(args.config, args.registry)
     target = args.target or config.serving.rollout_target
-    names = read_serving_names(config.serving.namespace) if target == "kserve" else None
+    names = read_serving_names(config.serving.namespace) if target in ("kserve", "shadow") else None
     result = promote(registry, config.model_name, target, names, wait=_wait(args, config))
     print(f"promoted {config.model_name} version {result['version']}: target {json.dumps(result['serving'])}")
     return 0

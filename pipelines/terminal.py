@@ -161,7 +161,9 @@ def stage_figure(name: str, part: dict[str, Any], metadata: dict[str, dict]) -> 
     if name == "push" and "push" in part:
         push = part["push"]
         if push.get("pushed"):
-            return f"pushed version {push.get('version')}" + (" (reused)" if push.get("reused") else "")
+            line = f"pushed version {push.get('version')}" + (" (reused)" if push.get("reused") else "")
+            shadow = (push.get("serving") or {}).get("target") == "shadow"
+            return line + (" to the shadow (mlpipe promote serves it)" if shadow else "")
         return _short("not pushed: " + "; ".join(push.get("reasons") or []))
     return ""
 

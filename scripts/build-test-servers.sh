@@ -7,6 +7,7 @@
 #   $CACHE/bin/kube-controller-manager-<ver>
 #   $CACHE/crds/kserve-<ver>/serving.kserve.io_inferenceservices.yaml
 #   $CACHE/crds/training-operator-<ver>/kubeflow.org_tfjobs.yaml
+#   $CACHE/crds/istio-<ver>/customresourcedefinitions.gen.yaml   (Istio's CRDs: VirtualService, ...)
 #   $CACHE/bin/prism-<ver>      (Beam's portable runner, for the beam_portable test tier)
 #
 # CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}. Go module + build caches also live there
@@ -14,10 +15,10 @@
 # inside $CACHE/bin and then renamed into place (atomic on the same filesystem); an existing
 # artifact is never rebuilt. A flock on $CACHE/.build.lock serialises concurrent runs.
 #
-# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|tfjob-crd|prism]...   (default: all)
+# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|tfjob-crd|istio-crd|prism]...   (default: all)
 # Env:   MLPIPE_CACHE, MLPIPE_BUILD_JOBS (go build -p, default 2),
 #        MINIO_VERSION/MINIO_MODVER/MINIO_COMMIT, ETCD_VERSION, K8S_VERSION, KSERVE_VERSION,
-#        BEAM_VERSION
+#        ISTIO_API_VERSION, BEAM_VERSION
 # Prints "name<TAB>path" for each artifact on stdout; logs go to stderr.
 set -euo pipefail
 
@@ -32,6 +33,9 @@ K8S_VERSION=${K8S_VERSION:-v1.33.13}
 KSERVE_VERSION=${KSERVE_VERSION:-v0.15.2}
 # Kubeflow training-operator v1 (TFJob, kubeflow.org/v1); Trainer v2 has no TensorFlow runtime.
 TRAINING_OPERATOR_VERSION=${TRAINING_OPERATOR_VERSION:-v1.9.3}
+# Istio's API module (its CRDs, networking.istio.io/v1 VirtualService included): the release
+# line Kubeflow 1.10 installs (Istio 1.24).
+ISTIO_API_VERSION=${ISTIO_API_VERSION:-v1.24.2}
 # apache-beam is 2.72.0 in requirements/lock.txt; the Go proxy refuses sdks/v2@v2.72.0 (403),
 # so Prism comes from the release before it (the portable Fn/Job API is stable across them).
 BEAM_VERSION=${BEAM_VERSION:-v2.71.0}
@@ -246,6 +250,27 @@ fetch_tfjob_crd() {
   printf 'tfjob-crd\t%s\n' "$dest"
 }
 
+# ---- Istio CRDs (VirtualService etc., from the istio.io/api Go module zip) ------------------
+fetch_istio_crd() {
+  local ddir=$CACHE/crds/istio-$ISTIO_API_VERSION
+  local dest=$ddir/customresourcedefinitions.gen.yaml
+  if [ -s "$dest" ]; then printf 'istio-crd\t%s\n' "$dest"; return; fi
+  log "fetching istio.io/api $ISTIO_API_VERSION CRDs"
+  local dir
+  dir=$(go mod download -json "istio.io/api@$ISTIO_API_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  local src=$dir/kubernetes/customresourcedefinitions.gen.yaml
+  [ -s "$src" ] || die "CRDs not found at $src"
+  grep -q '^  name: virtualservices.networking.istio.io$' "$src" || die "no VirtualService CRD in $src"
+  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.istio.XXXXXX"); TMPS+=("$tmp")
+  cp "$src" "$tmp"/
+  chmod 0644 "$tmp"/*.yaml
+  chmod 0755 "$tmp"
+  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
+  mv "$tmp" "$ddir"
+  printf 'istio-crd\t%s\n' "$dest"
+}
+
 # ---- Prism: Beam's portable runner, from the Go SDK module --------------------------------
 # Beam's Flink/Spark job servers are not on Maven Central for current releases; Prism is the
 # portable runner Beam ships, built here from github.com/apache/beam/sdks/v2.
@@ -275,12 +300,13 @@ build_prism() {
 [ $# -eq 0 ] && set -- all
 for what in "$@"; do
   case $what in
-    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; fetch_tfjob_crd; build_prism ;;
+    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; fetch_tfjob_crd; fetch_istio_crd; build_prism ;;
     minio) build_minio ;;
     etcd) build_etcd ;;
     kube|k8s) build_kube ;;
     kserve-crd|crd) fetch_kserve_crd ;;
     tfjob-crd) fetch_tfjob_crd ;;
+    istio-crd) fetch_istio_crd ;;
     prism) build_prism ;;
     *) die "unknown target: $what" ;;
   esac

@@ -118,8 +118,10 @@ def push(
         api=api,
         wait=config.serving.rollout_timeout_seconds,
     )
-    # only once serving took it (a failed rollout raises; its retry reuses this version)
-    registry.set_serving(config.model_name, version)
+    # only once serving took it (a failed rollout raises; its retry reuses this version); a shadow
+    # serves nobody: the pointer moves at `mlpipe promote`
+    if target != "shadow":
+        registry.set_serving(config.model_name, version)
     return {
         "pushed": True,
         "version": version,

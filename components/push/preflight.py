@@ -23,7 +23,8 @@ def check_settings(target: str, names: ServingNames, model: str, registry, canar
         return
     if target not in TARGETS:
         raise UserInputError(
-            f"unknown serving target {target!r}; expected none, deployment, blue-green or kserve: {NOTHING}"
+            f"unknown serving target {target!r}; expected none, deployment, blue-green, kserve or shadow: "
+            f"{NOTHING}"
         )
     if not 0 <= canary_percent <= 100:
         raise UserInputError(f"serving.canary_traffic_percent must be 0-100, got {canary_percent}: {NOTHING}")
@@ -48,7 +49,12 @@ def _objects(target: str, names: ServingNames) -> list[tuple[str, str, str]]:
 
         colours = [("apps", "deployments", colour_deployment(names, c)) for c in COLOURS]
         return [*colours, ("", "services", names.service)]
-    return [(KSERVE[0], KSERVE[2], names.inference_service)]
+    primary = [(KSERVE[0], KSERVE[2], names.inference_service)]
+    if target == "shadow":  # push pins the shadow; promote and rollback the primary
+        from mlpipe.components.shadow import shadow_name
+
+        return [*primary, (KSERVE[0], KSERVE[2], shadow_name(names))]
+    return primary
 
 
 def _read(api, group: str, resource: str, name: str, namespace: str) -> None:

@@ -17,7 +17,15 @@ from mlpipe.components.serving import load_serving_names
 REPO = Path(__file__).resolve().parents[2]
 NAMES = load_serving_names()
 KUBEFLOW_NAMES = load_serving_names(overrides=REPO / "manifests" / "overlays" / "kubeflow" / "params.env")
-OVERLAYS = {"kind": NAMES, "kubeflow": KUBEFLOW_NAMES, "kind-blue-green": NAMES}
+SHADOW_NAMES = load_serving_names(
+    overrides=REPO / "manifests" / "overlays" / "kubeflow-shadow" / "params.env"
+)
+OVERLAYS = {
+    "kind": NAMES,
+    "kubeflow": KUBEFLOW_NAMES,
+    "kind-blue-green": NAMES,
+    "kubeflow-shadow": SHADOW_NAMES,
+}
 
 
 def install_crd(plane, binary: str, crd: str) -> None:
@@ -86,12 +94,67 @@ def kubelet(cluster, selector: str):
         thread.join()
 
 
+@contextlib.contextmanager
+def kserve_controller(cluster, *isvcs: str):
+    """A stand-in KServe controller: while the block runs, marks the named InferenceServices
+    Ready at their current generation, with a new revision each time the pusher patches them."""
+    plane, namespace = cluster.plane, cluster.names.namespace
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            for name in isvcs:
+                isvc = json.loads(
+                    plane.kubectl("get", "inferenceservice", name, "-n", namespace, "-o", "json").stdout
+                )
+                generation = isvc["metadata"]["generation"]
+                if (isvc.get("status") or {}).get("observedGeneration") != generation:
+                    revision = f"{name}-predictor-{generation:05d}"
+                    status = {
+                        "observedGeneration": generation,
+                        "conditions": [{"type": "Ready", "status": "True",
+                                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                        "components": {"predictor": {"latestCreatedRevision": revision,
+                                                     "latestReadyRevision": revision}},
+                    }  # fmt: skip
+                    plane.kubectl(
+                        "patch", "inferenceservice", name, "-n", namespace, "--subresource=status",
+                        "--type=merge", "-p", json.dumps({"status": status}), check=False,
+                    )  # fmt: skip
+            stop.wait(0.3)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def pusher_api(cluster):
     """A kubernetes ApiClient with the pusher ServiceAccount's own token (TokenRequest)."""
     names = cluster.names
     return cluster.plane.api_client(
         cluster.plane.token(names.pipeline_namespace, names.pusher_service_account)
     )
+
+
+def allowed(plane, user: str, verb: str, group: str, resource: str, name: str, namespace: str) -> bool:
+    """The server's own answer (a SubjectAccessReview), as the authorizer decides a real request."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": user,
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{user.split(':')[2]}"],
+            "resourceAttributes": {
+                "verb": verb, "group": group, "resource": resource, "name": name, "namespace": namespace,
+            },
+        },
+    }  # fmt: skip
+    done = plane.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
+    return json.loads(done.stdout)["status"].get("allowed", False)
 
 
 def registry_with_versions(folder: Path, model: str, count: int = 2):
@@ -112,8 +175,10 @@ def _deploy(plane, overlay: str) -> types.SimpleNamespace:
     names = OVERLAYS[overlay]
     # the pipeline namespace comes from the KFP install (kind) or a Kubeflow profile
     plane.kubectl("create", "namespace", names.pipeline_namespace)
-    if overlay == "kubeflow":
+    if overlay.startswith("kubeflow"):
         install_kserve_crd(plane)
+    if overlay == "kubeflow-shadow":  # Istio's real CRDs (the file holds them all)
+        install_crd(plane, "istio-crd", "virtualservices.networking.istio.io")
     out = plane.kubectl("apply", "--server-side", "-k", str(REPO / "manifests/overlays" / overlay)).stdout
     return types.SimpleNamespace(plane=plane, overlay=overlay, names=names, output=out)
 
@@ -135,6 +200,13 @@ def tfjobs(kind_cluster):
     return kind_cluster
 
 
+# The fixture that deploys each overlay on its plane (for tests parametrized over overlays).
+OVERLAY_FIXTURES = {
+    "kind": "kind_cluster",
+    "kubeflow": "kubeflow_cluster",
+    "kind-blue-green": "blue_green_cluster",
+    "kubeflow-shadow": "shadow_cluster",
+}
 RUN_ACCOUNT = "pipeline-runner"  # the account KFP standalone runs every step with
 
 
@@ -153,6 +225,13 @@ def kubeflow_cluster(tmp_path_factory):
 def blue_green_cluster(tmp_path_factory):
     """The kind-blue-green overlay (two colour Deployments, one Service) on a control plane of its own."""
     yield from _own_plane(tmp_path_factory, "kind-blue-green")
+
+
+@pytest.fixture(scope="session")
+def shadow_cluster(tmp_path_factory):
+    """The kubeflow-shadow overlay (two InferenceServices, an Istio VirtualService mirroring the
+    primary to the shadow; KServe's and Istio's real CRDs) on a control plane of its own."""
+    yield from _own_plane(tmp_path_factory, "kubeflow-shadow")
 
 
 def _own_plane(tmp_path_factory, overlay: str):

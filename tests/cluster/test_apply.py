@@ -11,16 +11,20 @@ import json
 import pytest
 import yaml
 
-from .conftest import NAMES, REPO, wait_for
+from .conftest import NAMES, OVERLAY_FIXTURES, REPO, wait_for
 
-POD_SECURITY = {"kind": "restricted", "kubeflow": "baseline"}  # KServe's pods are not ours to restrict
+POD_SECURITY = {
+    "kind": "restricted",
+    "kubeflow": "baseline",
+    "kubeflow-shadow": "baseline",
+}  # KServe's pods are not ours to restrict
 
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="module", params=["kind", "kubeflow"])
+@pytest.fixture(scope="module", params=["kind", "kubeflow", "kubeflow-shadow"])
 def applied(request):
-    return request.getfixturevalue(f"{request.param}_cluster")
+    return request.getfixturevalue(OVERLAY_FIXTURES[request.param])
 
 
 def _get(plane, *args: str) -> dict:

@@ -12,34 +12,17 @@ import pytest
 
 from mlpipe.components.rollout import api_client
 
-from .conftest import wait_for
+from .conftest import OVERLAY_FIXTURES, allowed, wait_for
 
 pytestmark = pytest.mark.cluster
 
 # The account a run executes with: KFP standalone's runner (kind), a profile's editor (Kubeflow).
-RUN_IDENTITY = {"kind": "pipeline-runner", "kubeflow": "default-editor"}
+RUN_IDENTITY = {"kind": "pipeline-runner", "kubeflow": "default-editor", "kubeflow-shadow": "default-editor"}
 
 
-@pytest.fixture(scope="module", params=["kind", "kubeflow"])
+@pytest.fixture(scope="module", params=["kind", "kubeflow", "kubeflow-shadow"])
 def applied(request):
-    return request.getfixturevalue(f"{request.param}_cluster")
-
-
-def _allowed(plane, user: str, verb: str, group: str, resource: str, name: str, namespace: str) -> bool:
-    """The server's own answer (a SubjectAccessReview), as the authorizer decides a real request."""
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": user,
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{user.split(':')[2]}"],
-            "resourceAttributes": {
-                "verb": verb, "group": group, "resource": resource, "name": name, "namespace": namespace,
-            },
-        },
-    }  # fmt: skip
-    done = plane.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
-    return json.loads(done.stdout)["status"].get("allowed", False)
+    return request.getfixturevalue(OVERLAY_FIXTURES[request.param])
 
 
 def _serving(applied) -> tuple[str, str, str]:
@@ -55,11 +38,11 @@ def test_the_runs_identity_cannot_change_serving_and_the_pusher_can(applied):
     run = f"system:serviceaccount:{names.pipeline_namespace}:{RUN_IDENTITY[applied.overlay]}"
     pusher = f"system:serviceaccount:{names.pipeline_namespace}:{names.pusher_service_account}"
     for verb in ("get", "patch", "update"):
-        assert not _allowed(plane, run, verb, group, resource, name, names.namespace), verb
-    assert _allowed(plane, pusher, "patch", group, resource, name, names.namespace)
+        assert not allowed(plane, run, verb, group, resource, name, names.namespace), verb
+    assert allowed(plane, pusher, "patch", group, resource, name, names.namespace)
     # the pusher holds nothing in the pipeline namespace: no run executes with it
     for verb, what in (("create", "pods"), ("get", "secrets"), ("list", "configmaps")):
-        assert not _allowed(plane, pusher, verb, "", what, "", names.pipeline_namespace), (verb, what)
+        assert not allowed(plane, pusher, verb, "", what, "", names.pipeline_namespace), (verb, what)
 
 
 def test_the_push_steps_token_is_issued_and_can_roll_out_nothing_else(applied, tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 PARAMS_ENV = MANIFESTS / "base" / "params.env"
 KUBEFLOW_PARAMS_ENV = MANIFESTS / "overlays" / "kubeflow" / "params.env"
-OVERLAYS = ("kind", "kubeflow", "kind-blue-green")
+SHADOW_PARAMS_ENV = MANIFESTS / "overlays" / "kubeflow-shadow" / "params.env"
+OVERLAYS = ("kind", "kubeflow", "kind-blue-green", "kubeflow-shadow")
 KUSTOMIZATIONS = {"base": MANIFESTS / "base", **{name: MANIFESTS / "overlays" / name for name in OVERLAYS}}
 
 

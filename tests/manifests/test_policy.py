@@ -12,6 +12,7 @@ from .objects import (
     KUBEFLOW_PARAMS_ENV,
     MANIFESTS,
     PARAMS_ENV,
+    SHADOW_PARAMS_ENV,
     containers,
     find,
     one,
@@ -20,18 +21,25 @@ from .objects import (
     workloads,
 )
 
-OVERLAY_PARAMS = {"base": None, "kind": None, "kubeflow": KUBEFLOW_PARAMS_ENV, "kind-blue-green": None}
+OVERLAY_PARAMS = {
+    "base": None,
+    "kind": None,
+    "kubeflow": KUBEFLOW_PARAMS_ENV,
+    "kind-blue-green": None,
+    "kubeflow-shadow": SHADOW_PARAMS_ENV,
+}
 # Containers allowed a writable root filesystem, with the reason. None so far:
 # MinIO, mc and TF Serving all run with only emptyDir /tmp (and data) writable.
 WRITABLE_ROOT_FS: dict[str, str] = {}
 PINNED_IMAGE = re.compile(
     r"^[a-z0-9.\-:/_]+(:[\w][\w.\-]{0,127})(@sha256:[0-9a-f]{64})?$|^[^@]+@sha256:[0-9a-f]{64}$"
 )
-NAMES = ("base", "kind", "kubeflow", "kind-blue-green")
+NAMES = ("base", "kind", "kubeflow", "kind-blue-green", "kubeflow-shadow")
 # What a run may do with TFJobs (distributed training): create and read them, in the pipeline
 # namespace only; bound to the account runs execute with (KFP standalone / a Kubeflow profile).
 TRAINER_RULES = [{"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"], "verbs": ["create", "get"]}]
-RUN_ACCOUNT = {"kubeflow": "default-editor"}  # elsewhere KFP standalone's pipeline-runner
+# elsewhere KFP standalone's pipeline-runner
+RUN_ACCOUNT = {"kubeflow": "default-editor", "kubeflow-shadow": "default-editor"}
 
 
 def names_for(overlay: str):
@@ -145,6 +153,15 @@ def test_rbac_is_namespaced_and_minimal(rendered, name):
                 "verbs": ["get", "patch"],
             }
         ]
+    elif name == "kubeflow-shadow":  # push patches the shadow; promote and rollback the primary
+        objects_rules = [
+            {
+                "apiGroups": ["serving.kserve.io"],
+                "resources": ["inferenceservices"],
+                "resourceNames": [names.inference_service, f"{names.inference_service}-shadow"],
+                "verbs": ["get", "patch"],
+            }
+        ]
     elif name == "kind-blue-green":
         objects_rules = [
             {
@@ -235,6 +252,7 @@ def test_pod_security_admission_labels(rendered):
         ("kind", "restricted"),
         ("kubeflow", "baseline"),
         ("kind-blue-green", "restricted"),
+        ("kubeflow-shadow", "baseline"),
     ):
         (namespace,) = find(rendered[name], "Namespace")
         labels = namespace["metadata"]["labels"]

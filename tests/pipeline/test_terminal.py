@@ -209,6 +209,12 @@ def test_error_tail_is_the_end_of_the_traceback():
         ("evaluate", {"blessing": {"blessed": False, "reasons": ["auc 0.90 < 0.999"]}, "metrics": {}}, {}, "AUC n/a, NOT blessed: auc 0.90 < 0.999"),
         ("infra_validate", {"infra": {"blessed": True, "latency": {"batch_1_p99_ms": 3.94}}}, {}, "blessed, p99 3.9 ms at batch 1"),
         ("push", {"push": {"pushed": True, "version": 2}}, {}, "pushed version 2"),
+        (
+            "push",
+            {"push": {"pushed": True, "version": 3, "serving": {"target": "shadow"}}},
+            {},
+            "pushed version 3 to the shadow (mlpipe promote serves it)",
+        ),
         ("push", {"push": {"pushed": False, "reasons": ["model not blessed: x"]}}, {}, "not pushed: model not blessed: x"),
     ],
 )  # fmt: skip

@@ -241,7 +241,18 @@ def test_written_variant_round_trips(tmp_path, write_config):
         ({"serving.canary_traffic_percent": -1}, "serving.canary_traffic_percent", "-1"),
         ({"serving.strategy": "blue-green"}, "serving.strategy", "target: deployment, not none"),
         ({"serving.target": "kserve", "serving.strategy": "blue-green"}, "serving.strategy", "not kserve"),
-        ({"serving.strategy": "shadow"}, "serving.strategy", "'rolling' or 'blue-green'"),
+        ({"serving.strategy": "canary"}, "serving.strategy", "'rolling', 'blue-green' or 'shadow'"),
+        ({"serving.strategy": "shadow"}, "serving.strategy", "shadow needs serving.target: kserve"),
+        (
+            {"serving.target": "deployment", "serving.strategy": "shadow"},
+            "serving.strategy",
+            "not deployment",
+        ),
+        (
+            {"serving.target": "kserve", "serving.strategy": "shadow", "serving.canary_traffic_percent": 10},
+            "serving.canary_traffic_percent",
+            "mirrored copy",
+        ),
         ({"validation.drift_thresholds": {"agee": 0.2}}, "validation.drift_thresholds.agee", "'agee'"),
         ({"validation.skew_thresholds": {"salary": 0.2}}, "validation.skew_thresholds.salary", "'salary'"),
         ({"tuning.search_space.neurons": [4, 8]}, "tuning.search_space.neurons", "unknown config key"),
@@ -264,6 +275,7 @@ def test_the_strategy_picks_what_the_rollout_drives(tmp_path, write_config):
     assert target({"serving.target": "deployment"}) == "deployment"
     assert target({"serving.target": "deployment", "serving.strategy": "blue-green"}) == "blue-green"
     assert target({"serving.target": "kserve"}) == "kserve"
+    assert target({"serving.target": "kserve", "serving.strategy": "shadow"}) == "shadow"
 
 
 def test_gate_on_a_fairness_rate_at_a_configured_threshold_loads(tmp_path, write_config):

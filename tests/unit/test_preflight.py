@@ -28,6 +28,7 @@ MODEL = NAMES.model_name
             10,
             "canary_traffic_percent is for the kserve target, not deployment",
         ),
+        ("shadow", MODEL, "s3://models", 5, "canary_traffic_percent is for the kserve target, not shadow"),
         ("kserve", "other_model", "s3://models", 0, "model_name 'other_model' is not the served model"),
         (
             "kserve",
@@ -57,4 +58,5 @@ def test_settings_that_make_the_rollout_impossible_are_refused_before_the_cluste
 def test_good_settings_pass(tmp_path):
     check_settings("kserve", NAMES, MODEL, S3Registry("s3://models", client=None), 10)
     check_settings("deployment", NAMES, MODEL, LocalRegistry(tmp_path), 0)
+    check_settings("shadow", NAMES, MODEL, S3Registry("s3://models", client=None), 0)
     check_settings("none", NAMES, "anything", S3Registry("s3://elsewhere/x", client=None), 0)

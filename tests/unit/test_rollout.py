@@ -9,6 +9,7 @@ from mlpipe.components.errors import UserInputError
 from mlpipe.components.registry import LocalRegistry
 from mlpipe.components.rollout import (
     SYNC_CONTAINER,
+    TARGETS,
     VERSION_ANNOTATION,
     apply,
     deployment_patch,
@@ -101,6 +102,13 @@ def test_promote_is_for_kserve_and_needs_a_rolled_out_version(tmp_path, no_serve
         promote(registry, NAMES.model_name, "deployment", NAMES, api=no_server)
     with pytest.raises(UserInputError, match="nothing to promote"):
         promote(registry, NAMES.model_name, "kserve", NAMES, api=no_server)
+
+
+def test_the_shadow_is_named_after_the_primary_and_is_a_target():
+    from mlpipe.components.shadow import shadow_name
+
+    assert shadow_name(NAMES) == f"{NAMES.inference_service}-shadow"
+    assert "shadow" in TARGETS
 
 
 def test_cli_promote_on_the_deployment_target_is_a_one_line_user_error(repo_root, tmp_path, capsys):

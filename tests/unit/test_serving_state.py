@@ -30,3 +30,26 @@ def test_the_inferenceservice_serves_the_version_of_its_storage_uri():
     assert describe(state, 12) == "kserve i: version 12 at 10 % (canary), not ready"
     elsewhere = {"spec": {"predictor": {"model": {"storageUri": "s3://other/adult_income/3/"}}}}
     assert inferenceservice_state(elsewhere, NAMES)["version"] is None  # not our registry
+
+
+def test_shadow_describes_the_primary_and_the_version_the_shadow_holds():
+    primary = {
+        "metadata": {"generation": 1},
+        "spec": {"predictor": {"model": {"storageUri": NAMES.version_uri(3)}}},
+    }
+    shadow = {
+        "metadata": {"generation": 1},
+        "spec": {"predictor": {"model": {"storageUri": NAMES.version_uri(4)}}},
+    }
+    state = {
+        "target": "shadow",
+        "name": "i",
+        **inferenceservice_state(primary, NAMES),
+        "shadow": {"name": "i-shadow", **inferenceservice_state(shadow, NAMES)},
+    }
+    assert (
+        describe(state, 3)
+        == "shadow i: version 3 at 100 %, not ready; shadow i-shadow holds version 4, not ready"
+    )
+    # the pointer follows the primary, never the shadow
+    assert describe(state, 4).endswith("; the registry's serving pointer says 4")
