@@ -140,7 +140,7 @@ def test_the_terminal_shows_one_line_per_stage_and_the_logs_hold_everything(firs
 
     # every stage's full output is in logs/<stage>.log, progress lines included
     logs = run_dir / "logs"
-    assert sorted(p.stem for p in logs.glob("*.log")) == sorted([*STAGES, "pipeline"])
+    assert sorted(p.stem for p in logs.glob("*.log")) == sorted([*STAGES, "pipeline", "preimport"])
     assert [stage["log"] for stage in summary["stages"]] == [str(logs / f"{s}.log") for s in STAGES]
     train_log = (logs / "train.log").read_text()
     assert "Got executor_input" in train_log and "Epoch 1/3" in train_log

@@ -46,8 +46,19 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+SERVER = "multiprocessing.forkserver"  # the stage server (pipelines/preimported.py) and its forks
+
+
 def _stage_processes(root: int) -> dict[int, str]:
-    return {pid: cmd for pid, cmd in _descendants(root).items() if "kfp.dsl.executor_main" in cmd}
+    """Stage processes under the run: kfp's executor started fresh, or forked by the stage server
+    (a fork keeps the server's command line, which names the modules it imports)."""
+    table = _processes()
+    return {
+        pid: cmd
+        for pid, cmd in _descendants(root).items()
+        if ("kfp.dsl.executor_main" in cmd and SERVER not in cmd)
+        or (SERVER in cmd and SERVER in table.get(table.get(pid, (0, ""))[0], (0, ""))[1])
+    }
 
 
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
