@@ -168,7 +168,10 @@ def test_the_crd_does_not_bound_numbers_so_the_config_must(kubeflow_cluster):
     )
     isvc = next(d for d in rendered if d["kind"] == "InferenceService")
     isvc["spec"]["predictor"].update(canaryTrafficPercent=150, minReplicas=-1)
-    stored = plane.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", stdin=json.dumps(isvc))
+    # --force-conflicts: an earlier test may have pushed (the pusher owns canaryTrafficPercent)
+    stored = plane.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-", stdin=json.dumps(isvc)
+    )
     assert stored.returncode == 0
     from mlpipe.components.config import ServingConfig
 

@@ -38,6 +38,19 @@ def test_reapplying_the_kind_overlay_keeps_the_pushed_version(kind_cluster, mode
 
 
 @pytest.mark.parametrize("mode", [["--server-side"], []], ids=["server-side", "client-side"])
+def test_reapplying_the_kind_overlay_keeps_a_hand_scaled_replica_count(kind_cluster, mode):
+    names = kind_cluster.names
+    kind_cluster.plane.kubectl("scale", "deployment", names.deployment, "-n", names.namespace, "--replicas=3")
+    try:
+        kind_cluster.plane.kubectl("apply", *mode, "-k", str(REPO / "manifests/overlays/kind"))
+        assert _get(kind_cluster, "deployment", names.deployment)["spec"]["replicas"] == 3
+    finally:
+        kind_cluster.plane.kubectl(
+            "scale", "deployment", names.deployment, "-n", names.namespace, "--replicas=1"
+        )
+
+
+@pytest.mark.parametrize("mode", [["--server-side"], []], ids=["server-side", "client-side"])
 def test_reapplying_the_kubeflow_overlay_keeps_the_pushed_version_and_canary(kubeflow_cluster, mode):
     names = kubeflow_cluster.names
     roll_out(
