@@ -140,7 +140,9 @@ def no_server() -> NoServer:
 @pytest.fixture(scope="session")
 def served_model(tmp_path_factory, adult_examples, trained_model) -> types.SimpleNamespace:
     """`trained_model` evaluated and pushed (target none) into a local registry with the statistics
-    of `adult_examples`, so it is what serving points at: `registry` (folder), `evaluation`, `push`."""
+    of `adult_examples` and its evaluation record, so it is what serving points at: `registry`
+    (folder), `evaluation`, `push`. Tests copy the registry before they change it."""
+    from mlpipe.components.evaluate.baseline_record import write_record
     from mlpipe.components.evaluate.core import evaluate
     from mlpipe.components.push.core import push
     from mlpipe.components.registry import LocalRegistry
@@ -163,6 +165,7 @@ def served_model(tmp_path_factory, adult_examples, trained_model) -> types.Simpl
         load_serving_names(),
         run_id="served-fixture",
         statistics_dir=root / "statistics",
+        evaluation_record=write_record(evaluation.record, root / "blessing"),
     )
     assert result["pushed"] and result["version"] == 1
     return types.SimpleNamespace(registry=root / "registry", evaluation=evaluation, push=result)

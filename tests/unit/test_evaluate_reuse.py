@@ -25,13 +25,10 @@ from mlpipe.components.evaluate.baseline_record import (
     fingerprints,
     own_metrics,
     stored_record,
-    write_record,
 )
 from mlpipe.components.evaluate.core import evaluate
 from mlpipe.components.evaluate.results import OVERALL
-from mlpipe.components.push.core import push
 from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.serving import load_serving_names
 from mlpipe.components.tfrecord import read_records, split_files, write_records
 
 pytestmark = pytest.mark.slow
@@ -42,28 +39,16 @@ def _with(config, section: str, **changes):
 
 
 @pytest.fixture(scope="module")
-def published(trained_model, adult_examples, tmp_path_factory) -> types.SimpleNamespace:
-    """The shared model evaluated alone and pushed (serving points at it) with its record."""
-    root = tmp_path_factory.mktemp("reuse")
-    config = _with(adult_examples.config, "registry", uri=str(root / "registry"))
-    evaluation = evaluate(config, trained_model.model_dir, adult_examples.examples, root / "evaluation")
-    assert evaluation.verdict["blessed"], evaluation.verdict["reasons"]
-    registry = LocalRegistry(root / "registry")
-    result = push(
-        config,
-        trained_model.model_dir,
-        evaluation.verdict,
-        {"blessed": True},
-        registry,
-        "none",
-        load_serving_names(),
-        run_id="reuse-fixture",
-        evaluation_record=write_record(evaluation.record, root / "blessing"),
-    )
-    assert result["pushed"] and registry.serving_version(config.model_name) == result["version"]
+def published(served_model, adult_examples) -> types.SimpleNamespace:
+    """The shared model evaluated alone and pushed (serving points at it) with its record
+    (`served_model`, tests/unit/conftest.py)."""
+    config = _with(adult_examples.config, "registry", uri=str(served_model.registry))
+    registry = LocalRegistry(served_model.registry)
+    version = served_model.push["version"]
+    assert registry.serving_version(config.model_name) == version
     prints = fingerprints(config, adult_examples.examples)
     return types.SimpleNamespace(
-        config=config, registry=registry, evaluation=evaluation, version=result["version"], prints=prints
+        config=config, registry=registry, evaluation=served_model.evaluation, version=version, prints=prints
     )
 
 
