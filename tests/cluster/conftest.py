@@ -66,70 +66,69 @@ READY = [
 
 
 @contextlib.contextmanager
+def _every(seconds: float, step):
+    """Call `step()` every `seconds` in a background thread while the block runs."""
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            step()
+            stop.wait(seconds)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def kubelet(cluster, selector: str):
     """A stand-in kubelet: marks the selected pods of the serving namespace Running and Ready as
     they appear, while the block runs (no node runs pods here). The real ReplicaSet and Deployment
     controllers turn that into the Deployment's availability."""
     plane, namespace = cluster.plane, cluster.names.namespace
-    stop = threading.Event()
 
-    def run():
-        while not stop.is_set():
-            listed = plane.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json", check=False)
-            for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
-                if (pod.get("status") or {}).get("phase") != "Running":
-                    plane.kubectl(
-                        "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
-                        "--type=merge", "-p", json.dumps({"status": {"phase": "Running", "conditions": READY}}),
-                        check=False,
-                    )  # fmt: skip
-            stop.wait(0.3)
+    def step():
+        listed = plane.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json", check=False)
+        for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
+            if (pod.get("status") or {}).get("phase") != "Running":
+                plane.kubectl(
+                    "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+                    "--type=merge", "-p", json.dumps({"status": {"phase": "Running", "conditions": READY}}),
+                    check=False,
+                )  # fmt: skip
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return _every(0.3, step)
 
 
-@contextlib.contextmanager
 def kserve_controller(cluster, *isvcs: str):
     """A stand-in KServe controller: while the block runs, marks the named InferenceServices
     Ready at their current generation, with a new revision each time the pusher patches them."""
     plane, namespace = cluster.plane, cluster.names.namespace
-    stop = threading.Event()
 
-    def run():
-        while not stop.is_set():
-            for name in isvcs:
-                isvc = json.loads(
-                    plane.kubectl("get", "inferenceservice", name, "-n", namespace, "-o", "json").stdout
-                )
-                generation = isvc["metadata"]["generation"]
-                if (isvc.get("status") or {}).get("observedGeneration") != generation:
-                    revision = f"{name}-predictor-{generation:05d}"
-                    status = {
-                        "observedGeneration": generation,
-                        "conditions": [{"type": "Ready", "status": "True",
-                                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-                        "components": {"predictor": {"latestCreatedRevision": revision,
-                                                     "latestReadyRevision": revision}},
-                    }  # fmt: skip
-                    plane.kubectl(
-                        "patch", "inferenceservice", name, "-n", namespace, "--subresource=status",
-                        "--type=merge", "-p", json.dumps({"status": status}), check=False,
-                    )  # fmt: skip
-            stop.wait(0.3)
+    def step():
+        for name in isvcs:
+            isvc = json.loads(
+                plane.kubectl("get", "inferenceservice", name, "-n", namespace, "-o", "json").stdout
+            )
+            generation = isvc["metadata"]["generation"]
+            if (isvc.get("status") or {}).get("observedGeneration") != generation:
+                revision = f"{name}-predictor-{generation:05d}"
+                status = {
+                    "observedGeneration": generation,
+                    "conditions": [{"type": "Ready", "status": "True",
+                                    "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                    "components": {"predictor": {"latestCreatedRevision": revision,
+                                                 "latestReadyRevision": revision}},
+                }  # fmt: skip
+                plane.kubectl(
+                    "patch", "inferenceservice", name, "-n", namespace, "--subresource=status",
+                    "--type=merge", "-p", json.dumps({"status": status}), check=False,
+                )  # fmt: skip
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return _every(0.3, step)
 
 
 def pusher_api(cluster):
