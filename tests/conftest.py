@@ -45,6 +45,23 @@ def _root_logging_restored():
 
 
 @pytest.fixture(scope="session")
+def stage_server(tmp_path_factory) -> Path:
+    """This test process's pre-imported stage server (pipelines/preimported.py), started and
+    ready; returns its log."""
+    import time
+
+    from mlpipe.pipelines import preimported
+
+    log = tmp_path_factory.mktemp("stage-server") / "server.log"
+    preimported.start(log)
+    deadline = time.monotonic() + 180
+    while not preimported.ready():
+        assert time.monotonic() < deadline, f"the stage server never got ready; see {log}"
+        time.sleep(0.2)
+    return log
+
+
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
 

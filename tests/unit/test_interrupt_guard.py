@@ -3,9 +3,11 @@ every container, raises RunInterrupted once, and the previous handlers come back
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -32,6 +34,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _ended(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
 def _signal_self_soon(signum: int, after: float) -> threading.Timer:
     timer = threading.Timer(after, os.kill, (os.getpid(), signum))
     timer.start()
@@ -50,14 +59,45 @@ def test_a_signal_ends_the_tasks_process_group_and_raises_once(tmp_path, capsys)
             subprocess_task_handler.run_local_subprocess([sys.executable, "-c", TASK, str(pid_file)])
     assert time.monotonic() - started < 20  # not the task's 120 s
     assert info.value.exit_code == 143 and "SIGTERM" in str(info.value)
-    grandchild = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(grandchild), "the task's child outlived the run"
+    assert _ended(int(pid_file.read_text())), "the task's child outlived the run"
     assert signal.getsignal(signal.SIGTERM) is before
     assert subprocess_task_handler.run_local_subprocess.__module__ == "kfp.local.subprocess_task_handler"
     assert "started" in capsys.readouterr().out  # the task's output still passes through
+
+
+def test_a_signal_ends_a_stage_forked_from_the_stage_server_and_its_children(
+    tmp_path, capsys, monkeypatch, stage_server
+):
+    """The same task as a kfp component run by kfp's executor, forked from the pre-imported server."""
+    from kfp.local import subprocess_task_handler
+
+    monkeypatch.delenv("MLPIPE_PREIMPORT", raising=False)
+    pid_file = tmp_path / "grandchild.pid"
+    source = "def task(pid_file: str):\n    import sys\n    sys.argv[1:] = [pid_file]\n" + textwrap.indent(
+        TASK, "    "
+    )
+    executor_input = {
+        "inputs": {"parameterValues": {"pid_file": str(pid_file)}},
+        "outputs": {"outputFile": str(tmp_path / "output.json")},
+    }
+    command = [
+        "sh",
+        "-ec",
+        'python3 -m kfp.dsl.executor_main --component_module_path "$program_path/c.py" "$@"',
+        source,
+        "--executor_input",
+        json.dumps(executor_input),
+        "--function_to_execute",
+        "task",
+    ]
+    started = time.monotonic()
+    with pytest.raises(RunInterrupted):
+        with stage_processes_ended_on_interrupt(grace=2.0, preimported=True):
+            _signal_self_soon(signal.SIGTERM, 8.0)
+            subprocess_task_handler.run_local_subprocess(command)
+    assert time.monotonic() - started < 30  # not the stage's 120 s
+    assert _ended(int(pid_file.read_text())), "the forked stage's child outlived the run"
+    assert "started" in capsys.readouterr().out
 
 
 def test_containers_are_killed_and_a_second_signal_only_ends_what_is_left():
