@@ -208,66 +208,59 @@ build_kube() {
   printf 'kube-apiserver\t%s\nkube-controller-manager\t%s\n' "$api" "$kcm"
 }
 
-# ---- KServe InferenceService CRD (from the Go module zip) --------------------------------
+# ---- CRDs from Go module zips ---------------------------------------------------------------
+# module_dir MODULE@VERSION: where `go mod download` unpacked the module.
+module_dir() {
+  go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p'
+}
+
+# install_crds NAME DIR FILE...: the files (never a kustomization) become DIR, atomically.
+install_crds() {
+  local name=$1 ddir=$2; shift 2
+  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.$name.XXXXXX"); TMPS+=("$tmp")
+  cp "$@" "$tmp"/
+  rm -f "$tmp/kustomization.yaml"
+  chmod 0644 "$tmp"/*.yaml
+  chmod 0755 "$tmp"
+  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
+  mv "$tmp" "$ddir"
+}
+
+# KServe's InferenceService CRD, with the rest of its config/crd/full set (servingruntimes etc.).
 fetch_kserve_crd() {
   local ddir=$CACHE/crds/kserve-$KSERVE_VERSION
   local dest=$ddir/serving.kserve.io_inferenceservices.yaml
   if [ -s "$dest" ]; then printf 'kserve-crd\t%s\n' "$dest"; return; fi
   log "fetching kserve $KSERVE_VERSION CRDs"
-  local dir
-  dir=$(go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
-  local src=$dir/config/crd/full/serving.kserve.io_inferenceservices.yaml
-  [ -s "$src" ] || die "CRD not found at $src"
-  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.kserve.XXXXXX"); TMPS+=("$tmp")
-  # Copy the whole config/crd/full set (servingruntimes etc. are handy too).
-  cp "$dir"/config/crd/full/*.yaml "$tmp"/
-  chmod 0644 "$tmp"/*.yaml
-  rm -f "$tmp/kustomization.yaml"
-  chmod 0755 "$tmp"
-  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
-  mv "$tmp" "$ddir"
+  local dir; dir=$(module_dir "github.com/kserve/kserve@$KSERVE_VERSION")/config/crd/full
+  [ -s "$dir/${dest##*/}" ] || die "CRD not found at $dir/${dest##*/}"
+  install_crds kserve "$ddir" "$dir"/*.yaml
   printf 'kserve-crd\t%s\n' "$dest"
 }
 
-# ---- Kubeflow TFJob CRD (training-operator v1, from the Go module zip) ----------------------
+# Kubeflow's TFJob CRD (training-operator v1).
 fetch_tfjob_crd() {
   local ddir=$CACHE/crds/training-operator-$TRAINING_OPERATOR_VERSION
   local dest=$ddir/kubeflow.org_tfjobs.yaml
   if [ -s "$dest" ]; then printf 'tfjob-crd\t%s\n' "$dest"; return; fi
   log "fetching training-operator $TRAINING_OPERATOR_VERSION TFJob CRD"
-  local dir
-  dir=$(go mod download -json "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
-  local src=$dir/manifests/base/crds/kubeflow.org_tfjobs.yaml
+  local src
+  src=$(module_dir "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION")/manifests/base/crds/kubeflow.org_tfjobs.yaml
   [ -s "$src" ] || die "CRD not found at $src"
-  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.tfjob.XXXXXX"); TMPS+=("$tmp")
-  cp "$src" "$tmp"/
-  chmod 0644 "$tmp"/*.yaml
-  chmod 0755 "$tmp"
-  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
-  mv "$tmp" "$ddir"
+  install_crds tfjob "$ddir" "$src"
   printf 'tfjob-crd\t%s\n' "$dest"
 }
 
-# ---- Istio CRDs (VirtualService etc., from the istio.io/api Go module zip) ------------------
+# Istio's CRDs (VirtualService etc.), all in one generated file.
 fetch_istio_crd() {
   local ddir=$CACHE/crds/istio-$ISTIO_API_VERSION
   local dest=$ddir/customresourcedefinitions.gen.yaml
   if [ -s "$dest" ]; then printf 'istio-crd\t%s\n' "$dest"; return; fi
   log "fetching istio.io/api $ISTIO_API_VERSION CRDs"
-  local dir
-  dir=$(go mod download -json "istio.io/api@$ISTIO_API_VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
-  local src=$dir/kubernetes/customresourcedefinitions.gen.yaml
+  local src; src=$(module_dir "istio.io/api@$ISTIO_API_VERSION")/kubernetes/customresourcedefinitions.gen.yaml
   [ -s "$src" ] || die "CRDs not found at $src"
   grep -q '^  name: virtualservices.networking.istio.io$' "$src" || die "no VirtualService CRD in $src"
-  local tmp; tmp=$(mktemp -d "$CACHE/crds/.tmp.istio.XXXXXX"); TMPS+=("$tmp")
-  cp "$src" "$tmp"/
-  chmod 0644 "$tmp"/*.yaml
-  chmod 0755 "$tmp"
-  if [ -d "$ddir" ]; then rm -rf "$ddir"; fi
-  mv "$tmp" "$ddir"
+  install_crds istio "$ddir" "$src"
   printf 'istio-crd\t%s\n' "$dest"
 }
 
