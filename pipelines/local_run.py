@@ -326,9 +326,8 @@ def run_and_summarize(
     stopped = None
     try:
         with contextlib.ExitStack() as stack:
+            # forked once the stage server that run_pipeline started is ready
             fork = not docker and preimported.enabled()
-            if fork:
-                preimported.start(logs_dir / PREIMPORT_LOG)
             stack.enter_context(stage_processes_ended_on_interrupt(preimported=fork))
             stack.enter_context(record_stages(records, logs_dir, reporter))
             stack.enter_context(warnings.catch_warnings())

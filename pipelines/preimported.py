@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 EXECUTOR_MODULE = "kfp.dsl.executor_main"
 # What the stages import (each stage's core modules import these lazily, in the function).
@@ -59,7 +60,11 @@ def start(log_path: str | Path) -> None:
     if _ready_marker is None:
         _ready_marker = Path(tempfile.mkdtemp(prefix="mlpipe-preimport-")) / "ready"
     added = {"_KFP_RUNTIME": "true", READY_VARIABLE: str(_ready_marker)}  # kfp without its client
-    with open(log_path, "a", encoding="utf-8") as log, _fds_to(log.fileno()), _environ(added):
+    with (
+        open(log_path, "a", encoding="utf-8") as log,
+        _fds_to(log.fileno()),
+        mock.patch.dict(os.environ, added),
+    ):
         forkserver.ensure_running()
 
 
@@ -67,20 +72,6 @@ def ready() -> bool:
     """Whether the server has finished its imports: a stage started before then would wait for
     them, so it starts as a fresh interpreter instead (the first stage, while the server imports)."""
     return _ready_marker is not None and _ready_marker.exists()
-
-
-@contextlib.contextmanager
-def _environ(added: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in added}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager
