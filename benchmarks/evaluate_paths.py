@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.evaluate.core import eval_config, run_tfma
-from mlpipe.components.evaluate.results import OVERALL, sliced_metrics
-from mlpipe.components.examples import column_values, load_examples, read_split_records
+from mlpipe.config.io import load_config
+from mlpipe.data.examples import column_values, load_examples, read_split_records
+from mlpipe.evaluation.results import OVERALL, sliced_metrics
+from mlpipe.evaluation.tfma_run import eval_config, run_tfma
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -36,15 +36,15 @@ def main() -> None:
     import pandas as pd
     from conftest import ADULT_TEST, ADULT_TRAIN, adult_config_dict, adult_lines
 
-    from mlpipe.components.config_io import load_config
-    from mlpipe.components.evaluate.gates import blessing
     from mlpipe.components.ingest.core import ingest
     from mlpipe.components.monitor.core import monitor_batch
     from mlpipe.components.push.core import push
-    from mlpipe.components.registry import LocalRegistry
-    from mlpipe.components.serving import load_serving_names
     from mlpipe.components.statistics.core import compute_statistics
     from mlpipe.components.train.core import train
+    from mlpipe.config.io import load_config
+    from mlpipe.evaluation.gates import blessing
+    from mlpipe.registry.local import LocalRegistry
+    from mlpipe.serving.names import load_serving_names
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpipe-bench-monitor-"))
     (tmp / "train.csv").write_text("\n".join(adult_lines(ADULT_TRAIN, 16_000)) + "\n")
@@ -58,7 +58,7 @@ def main() -> None:
     start = time.perf_counter()
     ingest(config, tmp / "examples", environ={})
     compute_statistics(tmp / "examples", tmp / "statistics")
-    from mlpipe.components.artifacts import load_schema
+    from mlpipe.data.artifacts import load_schema
 
     train(config, tmp / "examples", load_schema(raw["schema_path"]), tmp / "model", tmp / "tb",
           config.training.hyperparameters, fingerprint="bench")  # fmt: skip

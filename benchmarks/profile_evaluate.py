@@ -39,8 +39,8 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from mlpipe.components.config_io import load_config
-    from mlpipe.components.evaluate.core import run_tfma
+    from mlpipe.config.io import load_config
+    from mlpipe.evaluation.tfma_run import run_tfma
 
     run_dir = args.run_dir.resolve()
     model = find_one(run_dir, "artifacts/*/train*/model/saved_model")

@@ -41,7 +41,7 @@ def adult_shaped(folder: Path) -> Path:
 
 
 def one_push(uri: str, environ: dict, model: str, barrier) -> tuple[int, float]:
-    from mlpipe.components.registry import open_registry
+    from mlpipe.registry.access import open_registry
 
     registry = open_registry(uri, environ)
     barrier.wait()
@@ -60,7 +60,7 @@ def main() -> None:
     from minio import Minio
     from servers import MinioServer
 
-    from mlpipe.components.registry import open_registry
+    from mlpipe.registry.access import open_registry
 
     binary = (
         subprocess.run(

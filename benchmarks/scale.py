@@ -110,8 +110,8 @@ def prism_binary() -> str:
 
 
 def _config(runner: str, data: Path, in_memory: bool):
-    from mlpipe.components.config import BeamConfig
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.dataset import BeamConfig
+    from mlpipe.config.io import load_config
 
     config = load_config(REPO / "configs/adult.yaml", check_data=False)
     options = {"prism_location": prism_binary()} if runner == "prism" else {}
@@ -126,7 +126,7 @@ def _config(runner: str, data: Path, in_memory: bool):
 
 def run_stage(stage: str, runner: str, data: Path, work: Path, model: Path) -> None:
     """One stage in this process (the child the parent measures)."""
-    from mlpipe.components.artifacts import load_statistics
+    from mlpipe.data.artifacts import load_statistics
 
     config = _config(runner, data, in_memory=stage == "ingest-in-memory")
     examples, stats, schema = work / "examples", work / "statistics", work / "schema"
@@ -160,16 +160,16 @@ def run_stage(stage: str, runner: str, data: Path, work: Path, model: Path) -> N
 
 def train_model(config, model: Path, work: Path) -> None:
     """A model for the evaluate stage: one epoch on Adult itself (the figures are not its point)."""
-    from mlpipe.components.artifacts import load_schema
     from mlpipe.components.ingest.core import ingest
     from mlpipe.components.schema.core import resolve_schema
     from mlpipe.components.statistics.core import compute_statistics
     from mlpipe.components.train.core import train
+    from mlpipe.data.artifacts import load_schema
 
     adult = load_config_adult()
     ingest(adult, work / "adult-examples", os.environ)
     compute_statistics(work / "adult-examples", work / "adult-stats")
-    from mlpipe.components.artifacts import load_statistics
+    from mlpipe.data.artifacts import load_statistics
 
     resolve_schema(adult, load_statistics(work / "adult-stats", "train"), work / "adult-schema")
     hyper = adult.training.hyperparameters
@@ -181,7 +181,7 @@ def train_model(config, model: Path, work: Path) -> None:
 
 
 def load_config_adult():
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     return load_config(REPO / "configs/adult.yaml")
 

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpipe.components.config_io import load_config
 from mlpipe.components.ingest.core import TRAIN, ingest
 from mlpipe.components.statistics.core import split_statistics
+from mlpipe.config.io import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@
 
 Runs in its own virtual environment (benchmarks/tfx-env.sh creates it), never in mlpipe's.
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Trainer (the Keras model
-of components/model.py, benchmarks/tfx_trainer/adult_trainer.py) -> Evaluator (the slices and
+of mlpipe/model/keras_model.py, benchmarks/tfx_trainer/adult_trainer.py) -> Evaluator (the slices and
 metrics of components/evaluate/core.py, FairnessIndicators at the config's thresholds) ->
 Pusher (to DIR/serving), with LocalDagRunner and a fresh pipeline root DIR/pipeline.
 

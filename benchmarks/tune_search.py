@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpipe.components.artifacts import load_schema
-from mlpipe.components.config_io import load_config
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.train.core import train
 from mlpipe.components.tune.core import tune
+from mlpipe.config.io import load_config
+from mlpipe.data.artifacts import load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 # (kubernetes) with the KFP SDK 2.13; no TensorFlow, so it stays small and
 # starts fast.
 #
-#   make images                      # tags from components/images.py
+#   make images                      # tags from mlpipe/runtime/images.py
 #   docker build -f docker/push.Dockerfile -t mlpipe-push:dev .
 #
 # Same structure and build arguments as docker/tf.Dockerfile (see there); no
@@ -56,7 +56,7 @@ COPY --from=deps /opt/venv /opt/venv
 COPY --from=project /opt/project/ /opt/venv/
 # Code and dependencies only: the dataset config is a run parameter and data is s3://,
 # so nothing of a checkout (configs, data, manifests) is in the image. The tag is a hash
-# of what this file copies (components/images.py).
+# of what this file copies (mlpipe/runtime/images.py).
 WORKDIR /home/mlpipe
 USER 1000:1000
 

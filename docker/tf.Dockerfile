@@ -1,7 +1,7 @@
 # The tf image: ingest, statistics, schema, validate, tune, train, evaluate,
 # infra_validate (TensorFlow 2.16 / TFDV 1.16 / TFMA 0.47 / KFP SDK 2.13).
 #
-#   make images                      # tags from components/images.py
+#   make images                      # tags from mlpipe/runtime/images.py
 #   docker build -f docker/tf.Dockerfile -t mlpipe-tf:dev .
 #
 # Works with BuildKit and with the legacy builder (no RUN --mount). Build
@@ -99,7 +99,7 @@ COPY --from=deps /opt/venv /opt/venv
 COPY --from=project /opt/project/ /opt/venv/
 # Code and dependencies only: the dataset config is a run parameter and data is s3://,
 # so nothing of a checkout (configs, data, manifests) is in the image. The tag is a hash
-# of what this file copies (components/images.py).
+# of what this file copies (mlpipe/runtime/images.py).
 WORKDIR /home/mlpipe
 USER 1000:1000
 

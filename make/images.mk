@@ -1,5 +1,5 @@
 # Container images: docker/tf.Dockerfile and docker/push.Dockerfile, tagged
-# from components/images.py (MLPIPE_IMAGE_REGISTRY / _REPOSITORY / _TAG).
+# from mlpipe/runtime/images.py (MLPIPE_IMAGE_REGISTRY / _REPOSITORY / _TAG).
 # See docs/containers.md.
 #
 #   make images                                   # base: python:3.11-slim-bookworm, or where
@@ -41,10 +41,10 @@ docker-engine: ## Start a Docker engine (dockerd) when none answers; installs do
 base-image: docker-engine ## Build the debootstrap Python 3.11 base image (machines with no registry)
 	@DOCKER=$(DOCKER) BASE_TAG=$(BASE_TAG) scripts/make-base-image.sh
 
-images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Build the tf and push images, tagged from components/images.py
+images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Build the tf and push images, tagged from mlpipe/runtime/images.py
 	@set -euo pipefail; \
-	read -r tf_tag push_tag version < <($(IMAGES_PY) components/images.py); \
-	[ -n "$$version" ] || { echo "could not read image tags from components/images.py" >&2; exit 1; }; \
+	read -r tf_tag push_tag version < <($(IMAGES_PY) mlpipe/runtime/images.py); \
+	[ -n "$$version" ] || { echo "could not read image tags from mlpipe/runtime/images.py" >&2; exit 1; }; \
 	base="$(BASE_IMAGE)"; \
 	if [ -z "$$base" ]; then \
 	  base=$$(DOCKER=$(DOCKER) DEFAULT_BASE=$(DEFAULT_BASE) BASE_TAG=$(BASE_TAG) \

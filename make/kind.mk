@@ -2,12 +2,12 @@
 # These targets run on the user's machine and need Docker, kind and kubectl there
 # (docs/kind.md). Every kubectl call pins the kind context, so they never touch
 # another cluster. Serving names come from manifests/base/params.env, as in the
-# manifests and components/serving.py.
+# manifests and mlpipe/serving/names.py.
 
 KIND_CLUSTER        ?= mlpipe
 KIND_CONTEXT        := kind-$(KIND_CLUSTER)
 KIND_CONFIG         := manifests/kind/cluster.yaml
-# Fixed: cluster.yaml, registry-hosts.toml and components/images.py use these.
+# Fixed: cluster.yaml, registry-hosts.toml and mlpipe/runtime/images.py use these.
 KIND_REGISTRY_NAME  := kind-registry
 KIND_REGISTRY_PORT  := 5001
 KIND_REGISTRY_IMAGE ?= registry:2.8.3
@@ -20,7 +20,7 @@ PIPELINE_PACKAGE    ?= build/training_pipeline.yaml
 SUBMIT_ARGS         ?= --package $(PIPELINE_PACKAGE)
 KIND_KUBECTL        := kubectl --context $(KIND_CONTEXT)
 KFP_MANIFESTS       := github.com/kubeflow/pipelines/manifests/kustomize
-# components/images.py is stdlib only: any python 3 prints the image names.
+# mlpipe/runtime/images.py is stdlib only: any python 3 prints the image names.
 KIND_PY             := $(if $(wildcard $(PY)),$(PY),python3)
 
 kind_param = $(shell sed -n 's/^$(1)=//p' manifests/base/params.env)
@@ -98,7 +98,7 @@ deploy: ## Apply the kind overlay (DEPLOY_OVERLAY=kind-blue-green for blue-green
 
 kind-load: ## Push the pipeline images built by `make images` into the local registry
 	$(call kind_require,docker)
-	@images="$$($(KIND_PY) components/images.py | cut -d' ' -f1,2)" || exit 1; \
+	@images="$$($(KIND_PY) mlpipe/runtime/images.py | cut -d' ' -f1,2)" || exit 1; \
 	for image in $$images; do \
 	  case "$$image" in \
 	    localhost:$(KIND_REGISTRY_PORT)/*) ;; \

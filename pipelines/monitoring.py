@@ -11,10 +11,10 @@ submits a training run through the in-cluster KFP API when the decision says so 
 
 from kfp import dsl
 
-from mlpipe.components.config import DatasetConfig
 from mlpipe.components.monitor.component import monitor
 from mlpipe.components.retrain.component import retrain
 from mlpipe.components.retrain.core import IN_CLUSTER_KFP
+from mlpipe.config.dataset import DatasetConfig
 from mlpipe.pipelines.platform import object_store_access, resources
 
 PIPELINE_NAME = "mlpipe-monitoring"

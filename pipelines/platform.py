@@ -1,7 +1,7 @@
 """Platform settings of the compiled pipeline: resources, caching, retries, secrets, scheduling.
 
 Compile-time knobs come from the environment (like the image names in
-`mlpipe.components.images`), so one checkout compiles for a laptop kind cluster or a
+`mlpipe.runtime.images`), so one checkout compiles for a laptop kind cluster or a
 GPU node pool. kfp.local ignores all of this; the cluster applies it.
 Credentials are referenced by Secret name only: no value enters the IR.
 """
@@ -13,13 +13,13 @@ import os
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY, SECURE
-from mlpipe.components.serving import (
+from mlpipe.serving.names import (
     ACCESS_KEY_ID_KEY,
     PUSHER_TOKEN_DIR,
     SECRET_ACCESS_KEY_KEY,
     load_serving_names,
 )
+from mlpipe.storage.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY, SECURE
 
 # cpu request, cpu limit, memory request, memory limit
 RESOURCES = {

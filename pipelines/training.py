@@ -14,19 +14,19 @@ import dataclasses
 
 from kfp import dsl
 
-from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.component import evaluate
-from mlpipe.components.images import TF_IMAGE
 from mlpipe.components.infra_validate.component import infra_validate
 from mlpipe.components.ingest.component import ingest
 from mlpipe.components.push.component import push
 from mlpipe.components.schema.component import schema
-from mlpipe.components.serving import load_serving_names
 from mlpipe.components.statistics.component import statistics
 from mlpipe.components.train.component import train
 from mlpipe.components.tune.component import tune, tune_choose, tune_plan, tune_trial
 from mlpipe.components.validate.component import validate, validation_gate
+from mlpipe.config.dataset import DatasetConfig
 from mlpipe.pipelines.platform import object_store_access, pusher_identity, resources, training_placement
+from mlpipe.runtime.images import TF_IMAGE
+from mlpipe.serving.names import load_serving_names
 
 PIPELINE_NAME = "mlpipe-training"
 

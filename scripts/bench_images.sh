@@ -42,7 +42,7 @@ build() {  # $1: label, $2: make directory, rest: extra make arguments
   echo "  $label: both images in $((SECONDS - start))s"
 }
 
-read -r tf_tag push_tag _ < <(python3 components/images.py)
+read -r tf_tag push_tag _ < <(python3 mlpipe/runtime/images.py)
 "$DOCKER" image rm "$tf_tag" "$push_tag" >/dev/null 2>&1 || true
 for _ in 1 2 3 4 5; do  # each prune removes the current leaves of the untagged chains
   [ -n "$("$DOCKER" image ls -q --filter dangling=true)" ] || break

@@ -46,11 +46,11 @@ def _root_logging_restored():
 
 @pytest.fixture(scope="session")
 def stage_server(tmp_path_factory) -> Path:
-    """This test process's pre-imported stage server (pipelines/preimported.py), started and
+    """This test process's pre-imported stage server (mlpipe/run/preimported.py), started and
     ready; returns its log."""
     import time
 
-    from mlpipe.pipelines import preimported
+    from mlpipe.run import preimported
 
     log = tmp_path_factory.mktemp("stage-server") / "server.log"
     preimported.start(log)

@@ -1,4 +1,4 @@
-"""TFX Trainer module file for benchmarks/tfx_pipeline.py: the same model as components/model.py.
+"""TFX Trainer module file for benchmarks/tfx_pipeline.py: the same model as mlpipe/model/keras_model.py.
 
 Runs inside the TFX virtual environment (benchmarks/tfx-env.sh), never in mlpipe's. The
 preprocessing is learnt the same way (means, variances and vocabularies of the train split,

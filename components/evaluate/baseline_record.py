@@ -27,14 +27,14 @@ import json
 import logging
 from pathlib import Path
 
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.evaluate.results import CANDIDATE
-from mlpipe.components.tfrecord import read_records, split_files
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.artifacts import EVALUATION_ATTACHMENT as ATTACHMENT
+from mlpipe.data.artifacts import EVALUATION_RECORD_FILE as RECORD_FILE
+from mlpipe.data.tfrecord import read_records, split_files
+from mlpipe.evaluation.results import CANDIDATE
 
 log = logging.getLogger(__name__)
 
-ATTACHMENT = "evaluation"  # the registry attachment's name
-RECORD_FILE = "evaluation_record.json"  # in the attachment and in evaluate's blessing folder
 FORMAT = 1
 DIFF = "_diff"  # TFMA's suffix of a candidate-minus-baseline metric
 
@@ -62,7 +62,7 @@ def eval_config_fingerprint(config: DatasetConfig) -> str:
     import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
 
-    from mlpipe.components.evaluate.core import eval_config
+    from mlpipe.evaluation.tfma_run import eval_config
 
     cfg = eval_config(config, with_baseline=False)
     for spec in cfg.metrics_specs:
@@ -99,7 +99,7 @@ def make_record(metrics: dict[str, dict[str, float]], prints: dict[str, str]) ->
 
 
 def write_record(record: dict, folder: str | Path) -> Path:
-    from mlpipe.components.atomic import atomic_write_text
+    from mlpipe.storage.atomic import atomic_write_text
 
     path = Path(folder) / RECORD_FILE
     atomic_write_text(path, json.dumps(record, indent=2))  # NaN stays NaN (Python's JSON reads it)
@@ -148,7 +148,7 @@ def find_baseline_evaluation(
     """(baseline metadata, local copy, record): the record when it applies (no copy is fetched),
     else a local copy for TFMA; (None, None, None) for a first model."""
     from mlpipe.components.evaluate.core import chosen_baseline
-    from mlpipe.components.registry import open_registry
+    from mlpipe.registry.access import open_registry
 
     registry = open_registry(config.registry.uri, environ)
     baseline = chosen_baseline(registry, config)
@@ -191,8 +191,8 @@ def change_failures(
     the entries `results.tfma_validation` reads from TFMA's validation result."""
     import tensorflow_model_analysis as tfma
 
-    from mlpipe.components.evaluate.core import auc_change_threshold
-    from mlpipe.components.evaluate.results import bound_text
+    from mlpipe.evaluation.results import bound_text
+    from mlpipe.evaluation.tfma_run import auc_change_threshold
 
     threshold = auc_change_threshold(config)
     bound = bound_text(tfma.MetricThreshold(change_threshold=threshold))

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Markdown, Metrics, Model, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -39,15 +39,15 @@ def evaluate(
     """
     import os
 
-    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.evaluate.baseline_record import (
         find_baseline_evaluation,
         fingerprints,
         write_record,
     )
     from mlpipe.components.evaluate.core import evaluate, write_reports
-    from mlpipe.components.evaluate.results import confusion_at, roc_curve
-    from mlpipe.components.runtime import setup_logging
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.evaluation.results import confusion_at, roc_curve
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     config = config_from_dict(config)

@@ -12,10 +12,8 @@ import json
 import logging
 from pathlib import Path
 
-from mlpipe.components.beam_options import beam_options, is_small
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.evaluate.results import (
-    CANDIDATE,
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.evaluation.results import (
     OVERALL,
     SliceKey,
     confusion_points,
@@ -25,102 +23,9 @@ from mlpipe.components.evaluate.results import (
     sliced_metrics,
     tfma_validation,
 )
-from mlpipe.components.tfrecord import split_files
+from mlpipe.evaluation.tfma_run import run_tfma
 
 log = logging.getLogger(__name__)
-
-BASELINE = "baseline"
-FAIRNESS_MODULE = "fairness_indicators.fairness_indicators_metrics"
-
-
-def auc_change_threshold(config: DatasetConfig):
-    """The AUC change threshold vs the baseline: fail when candidate - baseline < -max_auc_drop."""
-    import tensorflow_model_analysis as tfma
-
-    return tfma.GenericChangeThreshold(
-        direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -config.evaluation.max_auc_drop}
-    )
-
-
-def eval_config(config: DatasetConfig, with_baseline: bool):
-    """The TFMA EvalConfig: metrics, slices, value thresholds and change thresholds vs the baseline."""
-    import tensorflow_model_analysis as tfma
-
-    settings = config.evaluation
-    model_specs = [
-        tfma.ModelSpec(name=CANDIDATE, signature_name="serving_default", label_key=config.label_key)
-    ]
-    if with_baseline:
-        model_specs.append(
-            tfma.ModelSpec(
-                name=BASELINE, signature_name="serving_default", label_key=config.label_key, is_baseline=True
-            )
-        )
-    auc_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_auc}),
-        change_threshold=auc_change_threshold(config) if with_baseline else None,
-    )
-    accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": settings.min_binary_accuracy})
-    )
-    thresholds = [round(t, 4) for t in settings.fairness_thresholds]
-    metrics = [
-        tfma.MetricConfig(class_name="ExampleCount"),
-        tfma.MetricConfig(class_name="AUC", threshold=auc_threshold),
-        tfma.MetricConfig(class_name="AUCPrecisionRecall", config='{"name": "auc_pr"}'),
-        tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
-        tfma.MetricConfig(class_name="Precision"),
-        tfma.MetricConfig(class_name="Recall"),
-        # Each metric family costs a Python pass per example and slice in TFMA's evaluator
-        # (the stage's main cost), so only what the report and gates use: Calibration, not
-        # CalibrationPlot/MeanLabel/MeanPrediction.
-        tfma.MetricConfig(class_name="Calibration"),
-        tfma.MetricConfig(class_name="ConfusionMatrixPlot", config='{"num_thresholds": 100}'),
-        tfma.MetricConfig(
-            class_name="FairnessIndicators", module=FAIRNESS_MODULE, config=f'{{"thresholds": {thresholds}}}'
-        ),
-    ]
-    slicing = [tfma.SlicingSpec()]
-    slicing += [tfma.SlicingSpec(feature_keys=[f]) for f in config.slicing.features]
-    slicing += [tfma.SlicingSpec(feature_keys=list(cross)) for cross in config.slicing.crosses]
-    return tfma.EvalConfig(
-        model_specs=model_specs, metrics_specs=[tfma.MetricsSpec(metrics=metrics)], slicing_specs=slicing
-    )
-
-
-def run_tfma(
-    config: DatasetConfig,
-    model_dir: str,
-    examples_dir: str | Path,
-    output_dir: str | Path,
-    baseline_dir: str | None,
-):
-    """Run TFMA over the eval split; returns the EvalResult (also written to `output_dir`)."""
-    import tensorflow_model_analysis as tfma
-
-    cfg = eval_config(config, with_baseline=baseline_dir is not None)
-    models = [
-        tfma.default_eval_shared_model(eval_saved_model_path=model_dir, eval_config=cfg, model_name=CANDIDATE)
-    ]
-    if baseline_dir is not None:
-        models.append(
-            tfma.default_eval_shared_model(
-                eval_saved_model_path=baseline_dir, eval_config=cfg, model_name=BASELINE
-            )
-        )
-    data = str(Path(examples_dir) / "Split-eval" / "*.tfrecord.gz")
-    small = is_small(split_files(examples_dir, "eval"), config.beam)
-    tfma.run_model_analysis(
-        eval_shared_model=models if len(models) > 1 else models[0],
-        eval_config=cfg,
-        data_location=data,
-        file_format="tfrecords",
-        output_path=str(output_dir),
-        pipeline_options=beam_options(config, small=small),
-    )
-    # With a baseline TFMA returns results per model; the candidate's carry the diffs.
-    return tfma.load_eval_result(str(output_dir), model_name=CANDIDATE if baseline_dir else None)
-
 
 SUMMARY_METRICS = (
     "example_count",
@@ -170,7 +75,7 @@ class Evaluation:
 def baseline_metadata(registry, model: str) -> dict | None:
     """The version serving points at (`baseline_source: served`), else, when nothing serves, the
     newest blessed version (`latest blessed`); None for a first model."""
-    from mlpipe.components.registry import latest_blessed
+    from mlpipe.registry.access import latest_blessed
 
     served = registry.serving_version(model)
     if served is not None and served in registry.versions(model):
@@ -199,7 +104,7 @@ def chosen_baseline(registry, config: DatasetConfig) -> dict | None:
 
 def find_baseline(config: DatasetConfig, environ) -> tuple[dict | None, Path | None]:
     """The baseline version (`baseline_metadata`) and a local copy, or (None, None) for a first model."""
-    from mlpipe.components.registry import open_registry
+    from mlpipe.registry.access import open_registry
 
     registry = open_registry(config.registry.uri, environ)
     baseline = chosen_baseline(registry, config)
@@ -215,8 +120,8 @@ def write_reports(
     html_path: str | Path,
     card_path: str | Path,
 ) -> None:
-    from mlpipe.components.atomic import atomic_write_text
     from mlpipe.components.evaluate.report import render_html, render_model_card
+    from mlpipe.storage.atomic import atomic_write_text
 
     atomic_write_text(blessing_file, json.dumps(result.verdict, indent=2))
     atomic_write_text(html_path, render_html(config, result.metrics, result.verdict, result.slices))
@@ -242,10 +147,10 @@ def evaluate(
     threshold is judged on the stored metrics; else with `baseline_dir` TFMA evaluates both models.
     `prints` (the eval data and config fingerprints) are computed when not given.
     """
-    from mlpipe.components.atomic import atomic_dir
     from mlpipe.components.evaluate import baseline_record as records
-    from mlpipe.components.evaluate.gates import blessing, fairness_checks
-    from mlpipe.components.runtime import progress
+    from mlpipe.evaluation.gates import blessing, fairness_checks
+    from mlpipe.runtime.logs import progress
+    from mlpipe.storage.atomic import atomic_dir
 
     reuse = baseline is not None and baseline_record is not None
     model_dir = Path(model_dir)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 import json
 
-from mlpipe.components.config import DatasetConfig
 from mlpipe.components.evaluate.core import SUMMARY_METRICS
-from mlpipe.components.evaluate.gates import slice_keys_of, slices_of
-from mlpipe.components.evaluate.results import OVERALL, SliceKey
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.evaluation.gates import slice_keys_of, slices_of
+from mlpipe.evaluation.results import OVERALL, SliceKey
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
 

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -26,10 +26,10 @@ def infra_validate(
     import json
     import os
 
-    from mlpipe.components.atomic import atomic_write_text
-    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.infra_validate.core import infra_validate as run_infra_validate
-    from mlpipe.components.runtime import setup_logging
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
+    from mlpipe.storage.atomic import atomic_write_text
 
     setup_logging()
     result = run_infra_validate(config_from_dict(config), model.path, examples.path)

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.examples import column_values, load_examples, read_split_records
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.examples import column_values, load_examples, read_split_records
 
 log = logging.getLogger(__name__)
 

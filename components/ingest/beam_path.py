@@ -23,9 +23,9 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.csv_source import _decode, _parse_header, _reader, _rows, string_frame
-from mlpipe.components.errors import RowError, UserInputError
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.csv_source import _decode, _parse_header, _reader, _rows, string_frame
+from mlpipe.errors import RowError, UserInputError
 
 CHUNK_ROWS = 20_000
 _HEAD_BYTES = 65536

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -19,9 +19,9 @@ def ingest(config: dict, train_data: str, eval_data: str, examples: Output[Datas
     """
     import os
 
-    from mlpipe.components.config_io import config_from_dict, with_overrides
     from mlpipe.components.ingest.core import ingest as run_ingest
-    from mlpipe.components.runtime import setup_logging
+    from mlpipe.config.io import config_from_dict, with_overrides
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     dataset = with_overrides(config_from_dict(config), train=train_data, eval=eval_data)

@@ -1,7 +1,7 @@
 """Ingest: CSV files (local or s3://) -> GZIP TFRecord tf.Examples, one folder per split.
 
 Runs without TensorFlow: tfx-bsl encodes the Arrow columns as tf.Examples and
-`mlpipe.components.tfrecord` writes the framing, which keeps this stage at pandas speed.
+`mlpipe.data.tfrecord` writes the framing, which keeps this stage at pandas speed.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from mlpipe.components.atomic import atomic_dir
-from mlpipe.components.beam_options import beam_options, is_small
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.config_io import check_columns
-from mlpipe.components.csv_source import fetch, read_csv, scratch_dir
-from mlpipe.components.errors import RowError, UserInputError
-from mlpipe.components.tfrecord import write_records
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.config.io import check_columns
+from mlpipe.data.csv_source import fetch, read_csv, scratch_dir
+from mlpipe.data.tfrecord import write_records
+from mlpipe.errors import RowError, UserInputError
+from mlpipe.runtime.beam import beam_options, is_small
+from mlpipe.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
 

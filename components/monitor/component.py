@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Metrics, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -30,11 +30,11 @@ def monitor(
     import json
     import os
 
-    from mlpipe.components.atomic import atomic_write_text
-    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.monitor.core import history_records, monitor_batch
     from mlpipe.components.monitor.dashboard import render_dashboard
-    from mlpipe.components.runtime import setup_logging
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
+    from mlpipe.storage.atomic import atomic_write_text
 
     setup_logging()
     dataset = config_from_dict(config)

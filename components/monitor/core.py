@@ -19,13 +19,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlpipe.components.artifacts import SERVING, TRAINING, load_schema, load_statistics, parse_schema
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.csv_source import fetch, read_csv, scratch_dir
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.monitor.decision import crossed_signals, decide
-from mlpipe.components.monitor.history import DATA, FEEDBACK, REFERENCE, History, new_key
 from mlpipe.components.monitor.signals import data_quality, jensen_shannon, missing_in, score, score_summary
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.artifacts import SERVING, TRAINING, load_schema, load_statistics, parse_schema
+from mlpipe.data.csv_source import fetch, read_csv, scratch_dir
+from mlpipe.errors import UserInputError
+from mlpipe.monitoring.history import DATA, FEEDBACK, REFERENCE, History, new_key
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def reference_scores(config, history: History, saved_model: str, environ, tmp: P
     stored = history.read(REFERENCE)
     if stored is not None:
         return json.loads(stored)
-    from mlpipe.components.examples import read_split_records
     from mlpipe.components.ingest.core import EVAL, ingest
+    from mlpipe.data.examples import read_split_records
 
     sources = {EVAL: config.data.eval} if config.data.eval else None
     ingest(config, tmp / "reference", environ, sources=sources)
@@ -125,12 +125,12 @@ def monitor_batch(
     manager yielding a dict whose `figure` it may set), as `mlpipe validate` shows them."""
     import contextlib
 
-    from mlpipe.components.evaluate.results import json_safe
-    from mlpipe.components.examples import read_split_records
     from mlpipe.components.ingest.core import ingest, typed_frame
     from mlpipe.components.monitor.performance import check_feedback, evaluate_labelled, labelled_rows
-    from mlpipe.components.registry import open_registry
     from mlpipe.components.statistics.core import compute_statistics
+    from mlpipe.data.examples import read_split_records
+    from mlpipe.evaluation.results import json_safe
+    from mlpipe.registry.access import open_registry
 
     step = step or (lambda name: contextlib.nullcontext({}))
     registry = registry or open_registry(config.registry.uri, environ)
@@ -222,7 +222,7 @@ def history_records(
     config: DatasetConfig, environ: Mapping[str, str] = os.environ, registry=None
 ) -> list[dict]:
     """Every monitored batch of the served version, oldest first (what the dashboard draws)."""
-    from mlpipe.components.registry import open_registry
+    from mlpipe.registry.access import open_registry
 
     registry = registry or open_registry(config.registry.uri, environ)
     version, _ = served_version(registry, config)

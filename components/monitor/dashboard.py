@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from mlpipe.components.config import DatasetConfig
+from mlpipe.config.dataset import DatasetConfig
 
 W, H, PAD = 360, 170, 34
 COLORS = (

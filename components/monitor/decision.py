@@ -8,7 +8,7 @@ retrain: one noisy batch must not retrain a model, a trend must.
 
 from __future__ import annotations
 
-from mlpipe.components.config import DatasetConfig
+from mlpipe.config.dataset import DatasetConfig
 
 OK, ALARM, RETRAIN = "ok", "alarm", "retrain"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.errors import UserInputError
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,10 @@ def evaluate_labelled(
 ) -> dict:
     """TFMA on the labelled rows: watched metrics per slice, fairness gaps, and how far both are
     from the model card (`auc_drop`: card AUC minus this AUC; `gap_increase` per gate)."""
-    from mlpipe.components.evaluate.core import run_tfma
-    from mlpipe.components.evaluate.gates import fairness_checks
-    from mlpipe.components.evaluate.results import OVERALL, json_safe, slice_keys, sliced_metrics
     from mlpipe.components.ingest.core import EVAL, ingest
+    from mlpipe.evaluation.gates import fairness_checks
+    from mlpipe.evaluation.results import OVERALL, json_safe, slice_keys, sliced_metrics
+    from mlpipe.evaluation.tfma_run import run_tfma
 
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "labelled.csv"

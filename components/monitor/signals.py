@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from mlpipe.components.config import DatasetConfig
+from mlpipe.config.dataset import DatasetConfig
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
-from mlpipe.components.images import PUSH_IMAGE
+from mlpipe.runtime.images import PUSH_IMAGE
 
 
 @dsl.component(base_image=PUSH_IMAGE, install_kfp_package=False)
@@ -35,13 +35,13 @@ def push(
     import json
     import os
 
-    from mlpipe.components.atomic import atomic_write_text
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.evaluate.baseline_record import RECORD_FILE
     from mlpipe.components.push.core import push as run_push
-    from mlpipe.components.registry import open_registry
-    from mlpipe.components.runtime import setup_logging
-    from mlpipe.components.serving_live import read_serving_names
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.data.artifacts import EVALUATION_RECORD_FILE as RECORD_FILE
+    from mlpipe.registry.access import open_registry
+    from mlpipe.runtime.logs import setup_logging
+    from mlpipe.serving.live import read_serving_names
+    from mlpipe.storage.atomic import atomic_write_text
 
     setup_logging()
     dataset = config_from_dict(config)

@@ -15,12 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.evaluate.baseline_record import ATTACHMENT, RECORD_FILE
 from mlpipe.components.push.preflight import preflight
-from mlpipe.components.registry import now
-from mlpipe.components.rollout import roll_out
-from mlpipe.components.serving import ServingNames
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.artifacts import EVALUATION_ATTACHMENT as ATTACHMENT
+from mlpipe.data.artifacts import EVALUATION_RECORD_FILE as RECORD_FILE
+from mlpipe.registry.layout import now
+from mlpipe.serving.names import ServingNames
+from mlpipe.serving.rollout import roll_out
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ get. Every failure is one UserInputError line that says nothing was published.
 
 from __future__ import annotations
 
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.rollout import KSERVE, TARGETS, api_client
-from mlpipe.components.serving import ServingNames
-from mlpipe.components.serving_live import check_names
+from mlpipe.errors import UserInputError
+from mlpipe.serving.live import check_names
+from mlpipe.serving.names import ServingNames
+from mlpipe.serving.rollout import KSERVE, TARGETS, api_client
 
 NOTHING = "nothing was published"
 
@@ -45,13 +45,13 @@ def _objects(target: str, names: ServingNames) -> list[tuple[str, str, str]]:
     if target == "deployment":
         return [("apps", "deployments", names.deployment)]
     if target == "blue-green":
-        from mlpipe.components.blue_green import COLOURS, colour_deployment
+        from mlpipe.serving.blue_green import COLOURS, colour_deployment
 
         colours = [("apps", "deployments", colour_deployment(names, c)) for c in COLOURS]
         return [*colours, ("", "services", names.service)]
     primary = [(KSERVE[0], KSERVE[2], names.inference_service)]
     if target == "shadow":  # push pins the shadow; promote and rollback the primary
-        from mlpipe.components.shadow import shadow_name
+        from mlpipe.serving.shadow import shadow_name
 
         return [*primary, (KSERVE[0], KSERVE[2], shadow_name(names))]
     return primary

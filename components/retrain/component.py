@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Output
 
-from mlpipe.components.images import PUSH_IMAGE
+from mlpipe.runtime.images import PUSH_IMAGE
 
 
 @dsl.component(base_image=PUSH_IMAGE, install_kfp_package=False)
@@ -24,10 +24,10 @@ def retrain(config: dict, record: Input[Artifact], kfp_host: str, action: Output
     import tempfile
     from pathlib import Path
 
-    from mlpipe.components.atomic import atomic_write_text
-    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.retrain.core import act
-    from mlpipe.components.runtime import setup_logging
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
+    from mlpipe.storage.atomic import atomic_write_text
 
     setup_logging()
     with open(os.path.join(record.path, "record.json")) as handle:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mlpipe.components.config import DatasetConfig
+from mlpipe.config.dataset import DatasetConfig
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ def upload_training_data(
     import gzip
 
     from mlpipe.components.monitor.core import served_version
-    from mlpipe.components.monitor.history import History
     from mlpipe.components.monitor.retrain import retraining_data
+    from mlpipe.monitoring.history import History
 
     version, _ = served_version(registry, config)
     local = workdir / "retrain.csv"
@@ -51,8 +51,8 @@ def act(
     registry=None,
 ) -> dict:
     """`{action, reasons, run}`: `none` (no decision), `recorded` (manual), or `submitted` with
-    the training run's URL. `submit(host, package, params)` defaults to pipelines/submit.py's."""
-    from mlpipe.components.registry import open_registry
+    the training run's URL. `submit(host, package, params)` defaults to mlpipe/cluster/submit.py's."""
+    from mlpipe.registry.access import open_registry
 
     decision = record["decision"]
     if not decision["retrain"]:
@@ -60,8 +60,8 @@ def act(
     if config.monitoring.retrain == "manual":
         log.warning("retraining is due (retrain: manual, recorded only): %s", decision["reasons"])
         return {"action": "recorded", "reasons": decision["reasons"], "run": None}
-    from mlpipe.pipelines.submit import compile_pipeline
-    from mlpipe.pipelines.submit import submit as kfp_submit
+    from mlpipe.cluster.submit import compile_pipeline
+    from mlpipe.cluster.submit import submit as kfp_submit
 
     registry = registry or open_registry(config.registry.uri, environ)
     data = upload_training_data(config, registry, environ, record["key"], workdir)

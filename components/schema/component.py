@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -16,10 +16,10 @@ def schema(config: dict, statistics: Input[Artifact], schema: Output[Artifact]):
         schema: `schema.pbtxt`, a TFDV Schema with TRAINING and SERVING environments.
             Metadata: `origin` (`curated:<path>` or `inferred`).
     """
-    from mlpipe.components.artifacts import load_statistics
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.schema.core import resolve_schema
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.data.artifacts import load_statistics
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     origin = resolve_schema(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from mlpipe.components.artifacts import (
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.artifacts import (
     SCHEMA_FILE,
     SERVING,
     TRAINING,
@@ -18,8 +19,7 @@ from mlpipe.components.artifacts import (
     load_schema,
     parse_schema,
 )
-from mlpipe.components.atomic import atomic_dir, atomic_write_text
-from mlpipe.components.config import DatasetConfig
+from mlpipe.storage.atomic import atomic_dir, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -19,9 +19,9 @@ def statistics(
             Metadata: example count per split.
         statistics_html: TFDV's statistics view (train vs eval), renders in the KFP UI.
     """
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.statistics.core import compute_statistics, write_html
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     counts = compute_statistics(examples.path, statistics.path, beam=config_from_dict(config).beam)

@@ -13,12 +13,12 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from mlpipe.components.artifacts import STATS_FILE, load_statistics
-from mlpipe.components.atomic import atomic_dir, atomic_write_text
-from mlpipe.components.beam_options import beam_options, is_small
-from mlpipe.components.config import BeamConfig
-from mlpipe.components.examples import load_examples, splits_of
-from mlpipe.components.tfrecord import split_files
+from mlpipe.config.dataset import BeamConfig
+from mlpipe.data.artifacts import STATS_FILE, load_statistics
+from mlpipe.data.examples import load_examples, splits_of
+from mlpipe.data.tfrecord import split_files
+from mlpipe.runtime.beam import beam_options, is_small
+from mlpipe.storage.atomic import atomic_dir, atomic_write_text
 
 log = logging.getLogger(__name__)
 

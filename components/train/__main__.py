@@ -36,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fingerprint", default="")
     args = parser.parse_args(argv)
 
-    from mlpipe.components.artifacts import load_schema, read_hyperparameters
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.errors import UserInputError
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.train.core import train
     from mlpipe.components.train.multiworker import role_from
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.data.artifacts import load_schema, read_hyperparameters
+    from mlpipe.errors import UserInputError
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     tf_config = os.environ.get("TF_CONFIG")

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -37,17 +37,17 @@ def train(
     """
     import os
 
-    from mlpipe.components.artifacts import load_schema, read_hyperparameters
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.train.core import train as run_train
     from mlpipe.components.train.launch import in_cluster, train_as_tfjob
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.data.artifacts import load_schema, read_hyperparameters
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     config = config_from_dict(config)
     fingerprint = examples.metadata.get("fingerprint", "")
     if config.training.distributed.workers > 1 and in_cluster():
-        from mlpipe.components.serving import ServingNames
+        from mlpipe.serving.names import ServingNames
 
         result = train_as_tfjob(
             config,

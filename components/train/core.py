@@ -13,10 +13,15 @@ import json
 import logging
 from pathlib import Path
 
-from mlpipe.components.artifacts import check_schema_matches
-from mlpipe.components.atomic import atomic_dir
-from mlpipe.components.config import DatasetConfig, HyperParameters
-from mlpipe.components.model import (
+from mlpipe.components.train.multiworker import (
+    output_dirs,
+    prepare_for_strategy,
+    role_from,
+    shard_by_data,
+)
+from mlpipe.config.dataset import DatasetConfig, HyperParameters
+from mlpipe.data.artifacts import check_schema_matches
+from mlpipe.model.keras_model import (
     PREDICTION_KEY,
     Preprocessing,
     build_model,
@@ -26,12 +31,7 @@ from mlpipe.components.model import (
     progress_callback,
     strategy_for,
 )
-from mlpipe.components.train.multiworker import (
-    output_dirs,
-    prepare_for_strategy,
-    role_from,
-    shard_by_data,
-)
+from mlpipe.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlpipe.components.artifacts import SCHEMA_FILE
-from mlpipe.components.atomic import atomic_dir
-from mlpipe.components.config import DatasetConfig
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.s3 import ENDPOINT, upload_files
-from mlpipe.components.serving import ServingNames
 from mlpipe.components.train import tfjob
 from mlpipe.components.train.core import METADATA_FILE, TrainResult
 from mlpipe.components.train.staging import download_tree, remove_tree, upload_tree
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.artifacts import SCHEMA_FILE
+from mlpipe.errors import UserInputError
+from mlpipe.serving.names import ServingNames
+from mlpipe.storage.atomic import atomic_dir
+from mlpipe.storage.s3 import ENDPOINT, upload_files
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def train_as_tfjob(
     environ: Mapping[str, str] = os.environ,
 ) -> TrainResult:
     """Train with `training.distributed.workers` TFJob workers; the model lands in `model_dir`."""
-    from mlpipe.components.rollout import api_client
+    from mlpipe.serving.rollout import api_client
 
     settings = config.training.distributed
     if not environ.get(ENDPOINT):

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlpipe.components.errors import UserInputError
+from mlpipe.errors import UserInputError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A TFJob's workers run in pods of their own: the train step puts the examples, schema and
 hyperparameters under an `s3://` prefix, every worker downloads them, the chief uploads the
 model there, and the step downloads it into its output artifact. Credentials come from the
-environment (`mlpipe.components.s3`), on the cluster from the registry's Secret.
+environment (`mlpipe.storage.s3`), on the cluster from the registry's Secret.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.s3 import client_from_env, reaching, split_uri
+from mlpipe.errors import UserInputError
+from mlpipe.storage.s3 import client_from_env, reaching, split_uri
 
 
 def upload_tree(folder: str | Path, destination: str, environ: Mapping[str, str] = os.environ) -> int:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mlpipe.components.config import DistributedTraining
-from mlpipe.components.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY, SECURE
-from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, ServingNames
+from mlpipe.config.dataset import DistributedTraining
+from mlpipe.serving.names import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, ServingNames
+from mlpipe.storage.s3 import ACCESS_KEY, ENDPOINT, SECRET_KEY, SECURE
 
 TFJOB = ("kubeflow.org", "v1", "tfjobs")
 CONTAINER = "tensorflow"  # the container name the operator looks for (and gives TF_CONFIG)

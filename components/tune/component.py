@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
 
-from mlpipe.components.images import TF_IMAGE
+from mlpipe.runtime.images import TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -24,10 +24,10 @@ def tune(
         hyperparameters: JSON: `tuned`, the best `hyperparameters`, `best_score` (eval AUC), trials.
         trials: Markdown table of the trials (hyperparameters, eval AUC).
     """
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.tune.core import tune as run_tune
     from mlpipe.components.tune.core import write_outputs
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     result = run_tune(config_from_dict(config), examples.path, enabled=enable_tuning)
@@ -43,8 +43,8 @@ def tune(
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def tune_plan(config: dict, enable_tuning: bool) -> list:
     """The trials to run: distinct seeded draws from the search space (one no-op trial when off)."""
-    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.tune.trials import plan
+    from mlpipe.config.io import config_from_dict
 
     return plan(config_from_dict(config), enabled=enable_tuning)
 
@@ -52,9 +52,9 @@ def tune_plan(config: dict, enable_tuning: bool) -> list:
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
 def tune_trial(config: dict, examples: Input[Dataset], trial: dict) -> dict:
     """One trial in its own pod: fit, return the best eval AUC with the trial's values."""
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.tune.trials import run
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     return run(config_from_dict(config), examples.path, trial)
@@ -68,9 +68,9 @@ def tune_choose(
     trials: Output[Markdown],
 ):
     """The best of the collected trials, written as the sequential tune writes it."""
-    from mlpipe.components.config_io import config_from_dict
     from mlpipe.components.tune.core import write_outputs
     from mlpipe.components.tune.trials import choose
+    from mlpipe.config.io import config_from_dict
 
     result = choose(config_from_dict(config), results)
     write_outputs(result, hyperparameters.path, trials.path)

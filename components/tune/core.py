@@ -12,16 +12,16 @@ import logging
 import tempfile
 from pathlib import Path
 
-from mlpipe.components.atomic import atomic_write_text
-from mlpipe.components.config import DatasetConfig, HyperParameters
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.model import (
+from mlpipe.config.dataset import DatasetConfig, HyperParameters
+from mlpipe.errors import UserInputError
+from mlpipe.model.keras_model import (
     build_model,
     fit_preprocessing,
     hyperparameters_from,
     make_dataset,
     progress_callback,
 )
+from mlpipe.storage.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import math
 import random
 from pathlib import Path
 
-from mlpipe.components.config import DatasetConfig
 from mlpipe.components.tune.core import OBJECTIVE, TuneResult, trial_data
+from mlpipe.config.dataset import DatasetConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def run(config: DatasetConfig, examples_dir: str | Path, trial: dict) -> dict:
     """Fit one trial for `tuning.epochs_per_trial` epochs; its result is the best eval AUC."""
     if trial.get("skip"):
         return {"trial": trial["trial"], "skip": True, "score": None, "values": {}}
-    from mlpipe.components.model import build_model, hyperparameters_from
+    from mlpipe.model.keras_model import build_model, hyperparameters_from
 
     preprocessing, train_ds, eval_ds = trial_data(config, examples_dir)
     hyperparameters = hyperparameters_from(trial["values"], config.training.hyperparameters)
@@ -54,7 +54,7 @@ def run(config: DatasetConfig, examples_dir: str | Path, trial: dict) -> dict:
 
 def choose(config: DatasetConfig, results: list[dict]) -> TuneResult:
     """The best trial (highest score; ties go to the earlier planned trial), as a TuneResult."""
-    from mlpipe.components.model import hyperparameters_from
+    from mlpipe.model.keras_model import hyperparameters_from
 
     defaults = config.training.hyperparameters
     scored = [r for r in results if not r.get("skip") and r.get("score") is not None]

@@ -8,7 +8,7 @@ the run.
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Metrics, Output
 
-from mlpipe.components.images import PUSH_IMAGE, TF_IMAGE
+from mlpipe.runtime.images import PUSH_IMAGE, TF_IMAGE
 
 
 @dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
@@ -37,9 +37,9 @@ def validate(
     """
     import os
 
-    from mlpipe.components.config_io import config_from_dict
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.validate.core import validate_run, write_outputs
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     dataset = config_from_dict(config)
@@ -59,8 +59,8 @@ def validation_gate(anomalies: Input[Artifact]):
     Args:
         anomalies: The validate stage's anomalies (its `summary.json` holds the verdict).
     """
-    from mlpipe.components.runtime import setup_logging
     from mlpipe.components.validate.verdict import enforce
+    from mlpipe.runtime.logs import setup_logging
 
     setup_logging()
     enforce(anomalies.path)

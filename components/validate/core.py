@@ -26,10 +26,10 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlpipe.components.artifacts import SERVING, TRAINING
-from mlpipe.components.atomic import atomic_dir
-from mlpipe.components.config import DatasetConfig
 from mlpipe.components.validate.verdict import VERDICT_FILE
+from mlpipe.config.dataset import DatasetConfig
+from mlpipe.data.artifacts import SERVING, TRAINING
+from mlpipe.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def write_outputs(
     verdict: dict | None = None,
 ) -> None:
     """The Anomalies protos per split, `summary.json` (with the gate's `verdict`) and the report."""
-    from mlpipe.components.atomic import atomic_write_text
+    from mlpipe.storage.atomic import atomic_write_text
 
     with atomic_dir(anomalies_dir) as out:
         for split, proto in result.protos.items():
@@ -269,13 +269,13 @@ def validate_run(config: DatasetConfig, stats_dir: str | Path, schema_dir: str |
     environment), the eval split for drift against the served model's training statistics
     (found through the registry when `environ` is given) or, without a served model, against
     this run's train split, and the serving split, when there is one, for skew against train."""
-    from mlpipe.components.artifacts import load_schema, load_statistics
-    from mlpipe.components.examples import splits_of
+    from mlpipe.data.artifacts import load_schema, load_statistics
+    from mlpipe.data.examples import splits_of
 
     current = {split: load_statistics(stats_dir, split) for split in splits_of(stats_dir)}
     baseline, origin = current["train"], "this run's train split"
     if environ is not None:
-        from mlpipe.components.registry import open_registry, served_statistics
+        from mlpipe.registry.access import open_registry, served_statistics
 
         served = served_statistics(open_registry(config.registry.uri, environ), config.model_name)
         if served is None:

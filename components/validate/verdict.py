@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from mlpipe.components.errors import UserInputError
+from mlpipe.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.components.serving import load_serving_names
+from mlpipe.serving.names import load_serving_names
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = load_serving_names()
@@ -158,7 +158,7 @@ def allowed(plane, user: str, verb: str, group: str, resource: str, name: str, n
 
 def registry_with_versions(folder: Path, model: str, count: int = 2):
     """A local registry holding `count` published (fabricated) versions of `model`."""
-    from mlpipe.components.registry import LocalRegistry
+    from mlpipe.registry.local import LocalRegistry
 
     registry = LocalRegistry(folder / "registry")
     for version in range(1, count + 1):

@@ -173,7 +173,7 @@ def test_the_crd_does_not_bound_numbers_so_the_config_must(kubeflow_cluster):
         "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-", stdin=json.dumps(isvc)
     )
     assert stored.returncode == 0
-    from mlpipe.components.config import ServingConfig
+    from mlpipe.config.dataset import ServingConfig
 
     with pytest.raises(ValueError, match="canary_traffic_percent"):
         ServingConfig(canary_traffic_percent=150)

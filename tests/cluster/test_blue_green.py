@@ -11,12 +11,12 @@ import json
 
 import pytest
 
-from mlpipe.components.blue_green import COLOUR_LABEL, colour_deployment
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.push.preflight import check_access
-from mlpipe.components.rollout import VERSION_ANNOTATION, roll_out, rollback
-from mlpipe.components.rollout_status import RolloutNotReady
-from mlpipe.components.serving_state import describe, serving_state
+from mlpipe.errors import UserInputError
+from mlpipe.serving.blue_green import COLOUR_LABEL, colour_deployment
+from mlpipe.serving.rollout import VERSION_ANNOTATION, roll_out, rollback
+from mlpipe.serving.state import describe, serving_state
+from mlpipe.serving.status import RolloutNotReady
 
 from .conftest import REPO, kubelet, pusher_api, registry_with_versions
 

@@ -11,9 +11,9 @@ import types
 import pytest
 
 from mlpipe.components.push.core import push
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.rollout import VERSION_ANNOTATION, promote, roll_out
-from mlpipe.components.rollout_status import RolloutNotReady
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.serving.rollout import VERSION_ANNOTATION, promote, roll_out
+from mlpipe.serving.status import RolloutNotReady
 
 from .conftest import pusher_api, wait_for
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from mlpipe.components.rollout import api_client
+from mlpipe.serving.rollout import api_client
 
 from .conftest import OVERLAY_FIXTURES, allowed, wait_for
 

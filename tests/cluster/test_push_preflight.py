@@ -10,10 +10,10 @@ import types
 
 import pytest
 
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.push.core import push
 from mlpipe.components.push.preflight import check_access
-from mlpipe.components.registry import open_registry
+from mlpipe.errors import UserInputError
+from mlpipe.registry.access import open_registry
 
 pytestmark = pytest.mark.cluster
 BLESSED = {"blessed": True, "reasons": []}

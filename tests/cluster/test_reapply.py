@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mlpipe.components.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out
+from mlpipe.serving.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out
 
 from .conftest import REPO, pusher_api
 

@@ -1,4 +1,4 @@
-"""Rollout, rollback and push through `components/rollout.py` against a real API server, with
+"""Rollout, rollback and push through `mlpipe/serving/rollout.py` against a real API server, with
 the pusher ServiceAccount's own token (TokenRequest), as the push step in a pod would.
 
 The controller-manager runs, so a Deployment patch makes a new ReplicaSet and revision; no node
@@ -12,9 +12,9 @@ import json
 import pytest
 
 from mlpipe.components.push.core import push
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out, rollback
-from mlpipe.components.rollout_status import RolloutNotReady
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.serving.rollout import SYNC_CONTAINER, VERSION_ANNOTATION, roll_out, rollback
+from mlpipe.serving.status import RolloutNotReady
 
 from .conftest import kubelet, pusher_api, registry_with_versions, wait_for
 
@@ -68,7 +68,7 @@ def _model(folder, tag: str):
 
 
 def test_push_rollout_and_rollback_move_the_deployment_with_the_pushers_rights(kind_cluster, tmp_path, adult):
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     names, api = kind_cluster.names, pusher_api(kind_cluster)
     config = load_config(adult.config, check_data=False)
@@ -116,7 +116,7 @@ def test_push_rollout_and_rollback_move_the_deployment_with_the_pushers_rights(k
 def test_a_rolling_update_that_never_gets_ready_fails_the_push_and_the_retry_reuses_it(
     kind_cluster, tmp_path, adult
 ):
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     names, api = kind_cluster.names, pusher_api(kind_cluster)
     config = load_config(adult.config, check_data=False)
@@ -181,7 +181,7 @@ def test_rollback_to_nothing_older_and_to_a_missing_object_fail_clearly(kind_clu
 
     from kubernetes.client.exceptions import ApiException
 
-    from mlpipe.components.errors import UserInputError
+    from mlpipe.errors import UserInputError
 
     names, api = kind_cluster.names, pusher_api(kind_cluster)
     registry = LocalRegistry(tmp_path / "registry")

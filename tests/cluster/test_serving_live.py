@@ -12,12 +12,12 @@ import shutil
 
 import pytest
 
-from mlpipe.components.errors import UserInputError
+from mlpipe.cluster.submit import check_serving
 from mlpipe.components.push.core import push
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.rollout import VERSION_ANNOTATION
-from mlpipe.components.serving_live import NamesUnreadable, read_serving_names
-from mlpipe.pipelines.submit import check_serving
+from mlpipe.errors import UserInputError
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.serving.live import NamesUnreadable, read_serving_names
+from mlpipe.serving.rollout import VERSION_ANNOTATION
 
 from .conftest import REPO
 
@@ -64,7 +64,7 @@ def teams(kubeflow_cluster, tmp_path_factory):
 
 
 def _config(adult, team: str, namespace: str):
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     config = load_config(adult.config, check_data=False)
     serving = config.serving.model_copy(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.rollout import roll_out
-from mlpipe.components.serving_state import serving_state
+from mlpipe.serving.rollout import roll_out
+from mlpipe.serving.state import serving_state
 
 from .conftest import registry_with_versions
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.cluster
 
 
 def test_models_shows_what_the_deployment_serves(kind_cluster, tmp_path, repo_root, monkeypatch, capsys):
-    from mlpipe.pipelines.cli import main
+    from mlpipe.cli.main import main
 
     names, plane = kind_cluster.names, kind_cluster.plane
     registry = registry_with_versions(tmp_path, names.model_name)

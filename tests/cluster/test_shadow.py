@@ -13,13 +13,13 @@ import types
 
 import pytest
 
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.push.core import push
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.rollout import VERSION_ANNOTATION, promote, roll_out, rollback
-from mlpipe.components.rollout_status import RolloutNotReady
-from mlpipe.components.serving_state import describe, serving_state
-from mlpipe.components.shadow import shadow_name
+from mlpipe.errors import UserInputError
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.serving.rollout import VERSION_ANNOTATION, promote, roll_out, rollback
+from mlpipe.serving.shadow import shadow_name
+from mlpipe.serving.state import describe, serving_state
+from mlpipe.serving.status import RolloutNotReady
 
 from .conftest import REPO, allowed, kserve_controller, pusher_api, registry_with_versions
 
@@ -230,7 +230,7 @@ def test_push_refuses_before_publishing_when_the_shadow_is_missing(shadow_cluste
 
 
 def test_models_and_promote_from_the_cli(shadow_cluster, tmp_path, repo_root, monkeypatch, capsys):
-    from mlpipe.pipelines.cli import main
+    from mlpipe.cli.main import main
 
     cluster, names = shadow_cluster, shadow_cluster.names
     api = pusher_api(cluster)

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from mlpipe.components.config import DistributedTraining
 from mlpipe.components.train import tfjob
+from mlpipe.config.dataset import DistributedTraining
 
 from .conftest import pusher_api, run_api
 

@@ -16,8 +16,8 @@ import threading
 
 import pytest
 
-from mlpipe.components.config_io import load_config
 from mlpipe.components.train.core import METADATA_FILE, SAVED_MODEL_DIR
+from mlpipe.config.io import load_config
 
 from .conftest import run_api, wait_for
 from .test_tfjob import CREATED, RUNNING, _write_status

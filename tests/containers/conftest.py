@@ -51,7 +51,7 @@ def docker_engine() -> str:
 
 @pytest.fixture(scope="session")
 def images(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
-    from mlpipe.components.images import PUSH_IMAGE, TF_IMAGE, VERSION
+    from mlpipe.runtime.images import PUSH_IMAGE, TF_IMAGE, VERSION
 
     log = tmp_path_factory.mktemp("images") / "make-images.log"
     cmd = ["make", "--no-print-directory", "images", *_base_args(), f"DOCKER={docker_engine}"]

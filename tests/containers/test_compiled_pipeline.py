@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.serving import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
-from mlpipe.pipelines.cli import main
-from mlpipe.pipelines.container_run import run_package
-from mlpipe.pipelines.submit import cluster_arguments
+from mlpipe.cli.main import main
+from mlpipe.cluster.submit import cluster_arguments
+from mlpipe.config.io import load_config
+from mlpipe.run.containers import run_package
+from mlpipe.serving.names import ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY, load_serving_names
 
 from .dockerutil import Images
 

@@ -65,7 +65,7 @@ def test_push_image_imports_its_stack(images: Images) -> None:
             images.push,
             "python",
             "-c",
-            "import minio, kubernetes, kfp, mlpipe.components.images; print(kfp.__version__)",
+            "import minio, kubernetes, kfp, mlpipe.runtime.images; print(kfp.__version__)",
         )
     )
     assert out.strip().splitlines()[-1] == "2.13.0"
@@ -75,7 +75,7 @@ def test_tf_image_imports_its_stack(images: Images) -> None:
     code = (
         "import tensorflow as tf, tensorflow_data_validation as tfdv, "
         "tensorflow_model_analysis as tfma, fairness_indicators.fairness_indicators_metrics, "
-        "keras_tuner, kfp, mlpipe.components.config; "
+        "keras_tuner, kfp, mlpipe.config.dataset; "
         "print(tf.__version__, tfdv.__version__, tfma.__version__, kfp.__version__)"
     )
     out = ok(run_in(images.tf, "python", "-W", "ignore", "-c", code))
@@ -106,7 +106,7 @@ def test_kfp_executor_smoke(images: Images, flavor: str) -> None:
     out = ok(run_in(tag(images, flavor), "python", "-m", "kfp.dsl.executor_main", "--help"))
     assert "--executor_input" in out
     out = ok(
-        run_in(tag(images, flavor), "python", "-c", "import mlpipe.components.images as i; print(i.VERSION)")
+        run_in(tag(images, flavor), "python", "-c", "import mlpipe.runtime.images as i; print(i.VERSION)")
     )
     assert out.strip() == images.version
 
@@ -165,6 +165,6 @@ def test_images_hold_code_only(images: Images, flavor: str) -> None:
 
 @pytest.mark.parametrize("flavor", ["tf", "push"])
 def test_image_tag_is_the_content_hash(images: Images, flavor: str) -> None:
-    from mlpipe.components.images import content_tag
+    from mlpipe.runtime.images import content_tag
 
     assert tag(images, flavor).endswith(":" + content_tag(flavor))

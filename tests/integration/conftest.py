@@ -7,7 +7,7 @@ import uuid
 import pytest
 from registry_backends import BACKENDS, Backend
 
-from mlpipe.components.registry import S3Registry, open_registry
+from mlpipe.registry.access import S3Registry, open_registry
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.components.registry import LocalRegistry, S3Registry
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.registry.s3 import S3Registry
 
 MODEL = "adult_income"
 BACKENDS = ["local", pytest.param("s3", marks=pytest.mark.s3)]

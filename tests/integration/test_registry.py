@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from registry_backends import MODEL, make_model_dir
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.evaluate.baseline_record import stored_record, write_record
 from mlpipe.components.push.core import push
-from mlpipe.components.registry import latest_blessed, open_registry
-from mlpipe.components.serving import load_serving_names
+from mlpipe.config.io import load_config
+from mlpipe.errors import UserInputError
+from mlpipe.registry.access import latest_blessed, open_registry
+from mlpipe.serving.names import load_serving_names
 
 
 def test_versions_grow_one_two_three(backend, tmp_path):
@@ -126,7 +126,7 @@ def test_credentials_never_appear_in_logs_or_artifacts(backend, tmp_path, caplog
     """Publish and push with credentials in the environment; grep every log record, marker, metadata
     object, model file and the push result for the secret and the access key."""
     from mlpipe.components.push.core import push
-    from mlpipe.components.serving import load_serving_names
+    from mlpipe.serving.names import load_serving_names
 
     environ = backend.environ or {
         "MLPIPE_S3_ENDPOINT": "127.0.0.1:1",

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from registry_backends import make_model_dir
 
-from mlpipe.components.registry import open_registry
-from mlpipe.components.serving import load_serving_names
+from mlpipe.registry.access import open_registry
+from mlpipe.serving.names import load_serving_names
 
 pytestmark = pytest.mark.s3
 

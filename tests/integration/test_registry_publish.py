@@ -17,14 +17,14 @@ import time
 import pytest
 from registry_backends import MODEL, make_model_dir
 
-from mlpipe.components.registry import latest_blessed
+from mlpipe.registry.access import latest_blessed
 
 # Publish argv[2] to argv[1]; with argv[3] = "module:Class.method:n" (or "module:function:n") the
 # process SIGKILLs itself on the n-th call of that function, before the call does anything.
 PUBLISH_SCRIPT = """
 import importlib, os, signal, sys, time
 from pathlib import Path
-from mlpipe.components.registry import open_registry
+from mlpipe.registry.access import open_registry
 if len(sys.argv) > 3:
     module, attr, nth = sys.argv[3].split(":")
     owner = importlib.import_module(module)
@@ -101,7 +101,7 @@ KILL_POINTS = {
     "s3": {
         "mid upload": "minio:Minio.fput_object:2",
         "mid server-side copy": "minio:Minio.copy_object:2",
-        "before the marker": "mlpipe.components.registry_s3:S3Registry._create:2",  # 1: the claim
+        "before the marker": "mlpipe.registry.s3:S3Registry._create:2",  # 1: the claim
     },
 }
 

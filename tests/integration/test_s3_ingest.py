@@ -6,10 +6,10 @@ import io
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import ingest
-from mlpipe.components.tfrecord import read_records, split_files
+from mlpipe.config.io import load_config
+from mlpipe.data.tfrecord import read_records, split_files
+from mlpipe.errors import UserInputError
 
 pytestmark = pytest.mark.s3
 

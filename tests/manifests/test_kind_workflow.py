@@ -10,7 +10,7 @@ import tomllib
 import pytest
 import yaml
 
-from mlpipe.components import images
+from mlpipe.runtime import images
 
 from .objects import MANIFESTS, ROOT, find, one
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mlpipe.components.serving import load_serving_names
+from mlpipe.serving.names import load_serving_names
 
 from .objects import (
     KUBEFLOW_PARAMS_ENV,

@@ -1,4 +1,4 @@
-"""The serving names in the manifests equal the ones the push stage uses (components/serving.py)."""
+"""The serving names in the manifests equal the ones the push stage uses (mlpipe/serving/names.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlpipe.components.rollout import VERSION_ANNOTATION
-from mlpipe.components.serving import (
+from mlpipe.serving.names import (
     ACCESS_KEY_ID_KEY,
     SECRET_ACCESS_KEY_KEY,
     ServingNames,
     load_serving_names,
     parse_params_env,
 )
+from mlpipe.serving.rollout import VERSION_ANNOTATION
 
 from .objects import KUBEFLOW_PARAMS_ENV, MANIFESTS, PARAMS_ENV, ROOT, find, kustomize, one, pod_specs, ref
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from mlpipe.components.serving import load_serving_names, parse_params_env
-from mlpipe.components.shadow import shadow_name
+from mlpipe.serving.names import load_serving_names, parse_params_env
+from mlpipe.serving.shadow import shadow_name
 
 from .objects import KUBEFLOW_PARAMS_ENV, MANIFESTS, SHADOW_PARAMS_ENV, find, kustomize, one
 

@@ -1,7 +1,7 @@
 """Shared by the compile and submit tests: the pipeline compiled once, as a user's shell would.
 
 Compile runs in a subprocess, because image names and placement settings are read from the
-environment when `mlpipe.components.images` and `mlpipe.pipelines.training` are imported.
+environment when `mlpipe.runtime.images` and `mlpipe.pipelines.training` are imported.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ PLACEMENT_ENV = {
 }
 
 COMPILE = (
-    "import sys; from mlpipe.components.config_io import load_config; "
-    "from mlpipe.pipelines.submit import compile_pipeline; "
+    "import sys; from mlpipe.config.io import load_config; "
+    "from mlpipe.pipelines.compile import compile_pipeline; "
     "compile_pipeline(load_config('configs/adult-cluster.yaml', check_data=False), sys.argv[1])"
 )
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 import yaml
 
-from mlpipe.components.serving import PUSHER_TOKEN_DIR, load_serving_names
-from mlpipe.pipelines.cli import main
+from mlpipe.cli.main import main
+from mlpipe.serving.names import PUSHER_TOKEN_DIR, load_serving_names
 
 NAMES = load_serving_names()
 STAGE_FOLDERS = [
@@ -35,7 +35,7 @@ STAGES = [
 
 
 def _images(monkeypatch, image_env: dict) -> tuple[str, str]:
-    from mlpipe.components.images import image
+    from mlpipe.runtime.images import image
 
     for key, value in image_env.items():
         monkeypatch.setenv(key, value)
@@ -185,7 +185,7 @@ def test_gpu_node_selector_and_toleration_when_set_at_compile_time(compiled):
 
 
 def test_mlpipe_compile_writes_the_ir(tmp_path, capsys):
-    from mlpipe.components.images import PUSH_IMAGE, TF_IMAGE
+    from mlpipe.runtime.images import PUSH_IMAGE, TF_IMAGE
 
     target = tmp_path / "build" / "pipeline.yaml"
     assert main(["compile", "--output", str(target)]) == 0
@@ -252,7 +252,7 @@ def test_compile_for_a_cluster_refuses_what_a_pod_cannot_use(tmp_path, write_con
 def test_the_shipped_component_specs_are_current(tmp_path, repo_root):
     """components/<stage>/component.yaml is what `make compile` writes now (rerun it after a change)."""
     script = (
-        "import sys; from mlpipe.pipelines.submit import compile_components; compile_components(sys.argv[1])"
+        "import sys; from mlpipe.pipelines.compile import compile_components; compile_components(sys.argv[1])"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLPIPE_IMAGE_")}
     done = subprocess.run(
@@ -284,7 +284,7 @@ def test_a_shipped_component_loads_into_a_users_pipeline(repo_root, tmp_path):
 
 
 def test_image_tags_follow_the_content(tmp_path, repo_root):
-    from mlpipe.components.images import CODE, LOCKS, content_tag, image_inputs
+    from mlpipe.runtime.images import CODE, LOCKS, content_tag, image_inputs
 
     copy = tmp_path / "repo"
     for path in image_inputs("tf", repo_root) + image_inputs("push", repo_root):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.pipelines.cli import main
+from mlpipe.cli.main import main
+from mlpipe.registry.local import LocalRegistry
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.pipelines.cli import main
-from mlpipe.pipelines.local_run import run_pipeline
+from mlpipe.cli.main import main
+from mlpipe.run.local import run_pipeline
 
 pytestmark = pytest.mark.slow
 

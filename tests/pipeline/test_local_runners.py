@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
-from mlpipe.pipelines.container_run import task_environment
-from mlpipe.pipelines.local_run import docker_config
+from mlpipe.config.io import load_config
+from mlpipe.errors import UserInputError
+from mlpipe.run.containers import task_environment
+from mlpipe.run.local import docker_config
 
 
 def test_docker_runs_see_only_the_runs_root(tmp_path, write_config):

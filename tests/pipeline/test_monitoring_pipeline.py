@@ -9,8 +9,8 @@ import pytest
 import yaml
 from test_submit import FakeKfp, kfp_server  # noqa: F401 (the fixture)
 
+from mlpipe.cli.main import main
 from mlpipe.components.retrain.core import IN_CLUSTER_KFP
-from mlpipe.pipelines.cli import main
 
 
 @pytest.fixture(scope="module")

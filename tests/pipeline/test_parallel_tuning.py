@@ -9,14 +9,14 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mlpipe.components.config import DatasetConfig
+from mlpipe.config.dataset import DatasetConfig
 
 SPACE = {"units": [8, 16, 32], "learning_rate": [0.01, 0.003]}
 
 
 def _compile(repo_root, tmp_path, parallel_trials: int, for_cluster: bool = True, workers: int = 1) -> dict:
-    from mlpipe.components.config_io import load_config
-    from mlpipe.pipelines.submit import compile_pipeline
+    from mlpipe.config.io import load_config
+    from mlpipe.pipelines.compile import compile_pipeline
 
     raw = load_config(repo_root / "configs" / "adult-cluster.yaml", check_data=False).model_dump()
     raw["tuning"].update(parallel_trials=parallel_trials, max_trials=5, search_space=SPACE)
@@ -48,7 +48,7 @@ def test_the_cluster_pipeline_fans_the_trials_out_and_collects_the_best(repo_roo
 
 
 def test_a_distributed_train_step_gets_its_workers_image_and_the_object_store(repo_root, tmp_path):
-    from mlpipe.components.images import TF_IMAGE
+    from mlpipe.runtime.images import TF_IMAGE
 
     ir = _compile(repo_root, tmp_path, parallel_trials=0, workers=3)
     image = ir["root"]["dag"]["tasks"]["train"]["inputs"]["parameters"]["worker_image"]

@@ -1,4 +1,4 @@
-"""Local stages forked from the pre-imported server (pipelines/preimported.py), run for real by
+"""Local stages forked from the pre-imported server (mlpipe/run/preimported.py), run for real by
 kfp.local: each stage is its own process and session with the caller's environment and working
 directory, and starts with TF and TFMA already imported (the interrupt guard ending a forked
 stage: tests/unit/test_interrupt_guard.py)."""
@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from kfp import dsl, local
 
-from mlpipe.pipelines import preimported
-from mlpipe.pipelines.local_run import run_and_summarize
+from mlpipe.run import preimported
+from mlpipe.run.local import run_and_summarize
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "python:3.11-slim-bookworm"  # never pulled by the SubprocessRunner

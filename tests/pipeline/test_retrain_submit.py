@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from test_submit import FakeKfp, kfp_server  # noqa: F401 (the fixture)
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.monitor.history import History, new_key
-from mlpipe.components.registry import open_registry
 from mlpipe.components.retrain.core import act
+from mlpipe.config.io import load_config
+from mlpipe.monitoring.history import History, new_key
+from mlpipe.registry.access import open_registry
 
 pytestmark = pytest.mark.s3
 MODEL = "adult_income"

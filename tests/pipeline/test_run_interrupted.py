@@ -46,7 +46,7 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
-SERVER = "multiprocessing.forkserver"  # the stage server (pipelines/preimported.py) and its forks
+SERVER = "multiprocessing.forkserver"  # the stage server (mlpipe/run/preimported.py) and its forks
 
 
 def _stage_processes(root: int) -> dict[int, str]:

@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.serving import load_serving_names
-from mlpipe.pipelines.cli import main
-from mlpipe.pipelines.submit import parse_params
+from mlpipe.cli.main import main
+from mlpipe.cluster.submit import parse_params
+from mlpipe.errors import UserInputError
+from mlpipe.serving.names import load_serving_names
 
 NAMES = load_serving_names()
 

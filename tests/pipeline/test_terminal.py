@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from kfp import dsl, local
 
-from mlpipe.pipelines.cli import _print_summary_table, build_parser
-from mlpipe.pipelines.local_run import run_and_summarize
-from mlpipe.pipelines.terminal import (
+from mlpipe.cli.main import _print_summary_table, build_parser
+from mlpipe.run.local import run_and_summarize
+from mlpipe.run.terminal import (
     ProgressMark,
     StageOutput,
     TerminalReporter,
@@ -30,7 +30,7 @@ IMAGE = "python:3.11-slim-bookworm"
 def counting(n: int) -> int:
     import logging
 
-    from mlpipe.components.runtime import progress, setup_logging
+    from mlpipe.runtime.logs import progress, setup_logging
 
     setup_logging()
     logging.getLogger("toy").info("counting to %d", n)
@@ -41,7 +41,7 @@ def counting(n: int) -> int:
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def failing(n: int):
-    from mlpipe.components.errors import UserInputError
+    from mlpipe.errors import UserInputError
 
     print("some output before the error", flush=True)
     raise UserInputError(f"column 'x' has value {n}, which is not allowed")
@@ -97,10 +97,7 @@ def test_a_run_shows_one_line_per_stage_and_logs_everything(quiet_run, capfd):
     assert lines[3] == f"  log: {logs / 'failing.log'}"
     tail = lines[4:]
     assert 1 <= len(tail) <= 8 and all(line.startswith("  | ") for line in tail)
-    assert (
-        tail[-1]
-        == "  | mlpipe.components.errors.UserInputError: column 'x' has value 3, which is not allowed"
-    )
+    assert tail[-1] == "  | mlpipe.errors.UserInputError: column 'x' has value 3, which is not allowed"
     assert "executor_input" not in reporter.text and "Executing task" not in reporter.text
     assert "executor_input" not in capfd.readouterr().out  # nothing leaked past the reporter
 

@@ -23,9 +23,9 @@ EPOCHS = 4
 @pytest.fixture(scope="session")
 def adult_examples(tmp_path_factory, adult, adult_subsample) -> types.SimpleNamespace:
     """The Adult subsample ingested once: `config`, `config_path`, `examples`, `fingerprint`, `schema`, `sample`."""
-    from mlpipe.components.artifacts import load_schema
-    from mlpipe.components.config_io import load_config
     from mlpipe.components.ingest.core import ingest
+    from mlpipe.config.io import load_config
+    from mlpipe.data.artifacts import load_schema
 
     sample = adult_subsample(
         tmp_path_factory.mktemp("adult-sample"), N_TRAIN, N_EVAL, changes={"training.epochs": EPOCHS}
@@ -86,9 +86,9 @@ def fake_run():
 @pytest.fixture(scope="session")
 def baseline(tmp_path_factory, adult):
     """A run directory whose statistics come from the real Adult train/test files."""
-    from mlpipe.components.config_io import load_config
     from mlpipe.components.ingest.core import ingest
     from mlpipe.components.statistics.core import compute_statistics
+    from mlpipe.config.io import load_config
 
     root = tmp_path_factory.mktemp("baseline")
     ingest(load_config(adult.config), root / "examples", environ={})
@@ -145,9 +145,9 @@ def served_model(tmp_path_factory, adult_examples, trained_model) -> types.Simpl
     from mlpipe.components.evaluate.baseline_record import write_record
     from mlpipe.components.evaluate.core import evaluate
     from mlpipe.components.push.core import push
-    from mlpipe.components.registry import LocalRegistry
-    from mlpipe.components.serving import load_serving_names
     from mlpipe.components.statistics.core import compute_statistics
+    from mlpipe.registry.local import LocalRegistry
+    from mlpipe.serving.names import load_serving_names
 
     root = tmp_path_factory.mktemp("served")
     config = adult_examples.config

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import ingest
+from mlpipe.config.io import load_config
+from mlpipe.errors import UserInputError
 
 N_ROWS = 20
 

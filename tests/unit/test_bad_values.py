@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.examples import load_examples
+from mlpipe.cli.main import main
 from mlpipe.components.ingest.core import ingest
-from mlpipe.pipelines.cli import main
+from mlpipe.config.io import load_config
+from mlpipe.data.examples import load_examples
+from mlpipe.errors import UserInputError
 
 N_ROWS = 40
 COLUMNS = "age, workclass, fnlwgt, education, education-num, marital-status, occupation, relationship, race, sex, capital-gain, capital-loss, hours-per-week, native-country, Y".split(  # noqa: E501

@@ -9,7 +9,7 @@ import pytest
 
 from mlpipe.components.evaluate.core import baseline_metadata, find_baseline
 from mlpipe.components.evaluate.report import _baseline_line
-from mlpipe.components.registry import LocalRegistry
+from mlpipe.registry.local import LocalRegistry
 
 MODEL = "adult_income"
 

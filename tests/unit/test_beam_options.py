@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from mlpipe.components.beam_options import beam_args, beam_options
-from mlpipe.components.config import BeamConfig, DatasetConfig
-from mlpipe.components.config_io import load_config
+from mlpipe.config.dataset import BeamConfig, DatasetConfig
+from mlpipe.config.io import load_config
+from mlpipe.runtime.beam import beam_args, beam_options
 
 
 def test_default_is_direct_runner_multi_processing_one_worker_per_core():
@@ -64,7 +64,7 @@ def test_bad_beam_sections_fail_on_load(adult, beam, message):
 def test_size_of_gzip_data_is_uncompressed(tmp_path):
     import gzip
 
-    from mlpipe.components.beam_options import data_size, is_small
+    from mlpipe.runtime.beam import data_size, is_small
 
     plain, packed = tmp_path / "a.csv", tmp_path / "a.csv.gz"
     plain.write_bytes(b"x,y\n" * 10_000)

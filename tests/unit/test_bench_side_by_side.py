@@ -97,7 +97,7 @@ def test_mlpipe_config_turns_tuning_off_and_uses_the_rounds_registry(tmp_path, m
         "tuning": {"enabled": False},
         "registry": {"uri": str(tmp_path / "round-1" / "registry")},
     }
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     config = load_config(str(path))
     assert not config.tuning.enabled and config.registry.uri == str(tmp_path / "round-1" / "registry")

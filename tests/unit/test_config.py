@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlpipe.components.config import DataConfig, DatasetConfig, FeaturesConfig, LabelConfig, normalize_name
-from mlpipe.components.config_io import check_columns, check_for_cluster, config_from_dict, load_config
-from mlpipe.components.errors import UserInputError
+from mlpipe.config.dataset import DataConfig, DatasetConfig, FeaturesConfig, LabelConfig, normalize_name
+from mlpipe.config.io import check_columns, check_for_cluster, config_from_dict, load_config
+from mlpipe.errors import UserInputError
 
 ADULT_FEATURES = [
     "age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week",

@@ -11,13 +11,13 @@ import re
 
 import pytest
 
-from mlpipe.components.config import DatasetConfig, DistributedTraining
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.serving import load_serving_names
 from mlpipe.components.train import tfjob
 from mlpipe.components.train.launch import job_args, job_name
 from mlpipe.components.train.multiworker import role_from
 from mlpipe.components.tune import trials
+from mlpipe.config.dataset import DatasetConfig, DistributedTraining
+from mlpipe.errors import UserInputError
+from mlpipe.serving.names import load_serving_names
 
 NAMES = load_serving_names()
 
@@ -50,7 +50,7 @@ def test_a_tf_config_that_is_no_cluster_spec_is_a_clear_error():
 
 
 def test_the_tfjob_runs_the_train_entry_point_on_every_worker_with_credentials_by_reference(adult):
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     config = load_config(adult.config, check_data=False)
     settings = DistributedTraining(workers=3, timeout_seconds=900, cpu="2", memory="3Gi")
@@ -73,7 +73,7 @@ def test_the_tfjob_runs_the_train_entry_point_on_every_worker_with_credentials_b
 
 
 def test_job_names_are_dns_labels_and_unique(adult):
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     config = load_config(adult.config, check_data=False)
     first, second = job_name(config), job_name(config)
@@ -118,7 +118,7 @@ def test_the_wait_raises_on_failed_and_on_timeout():
 
 
 def _config(adult, **tuning) -> DatasetConfig:
-    from mlpipe.components.config_io import load_config
+    from mlpipe.config.io import load_config
 
     raw = load_config(adult.config, check_data=False).model_dump()
     raw["tuning"] = {**raw["tuning"], **tuning}

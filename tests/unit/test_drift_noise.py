@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlpipe.components.artifacts import load_schema, load_statistics
-from mlpipe.components.config_io import load_config
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.schema.core import infer_schema
 from mlpipe.components.statistics.core import compute_statistics
 from mlpipe.components.validate.core import validate_statistics, with_comparators
+from mlpipe.config.io import load_config
+from mlpipe.data.artifacts import load_schema, load_statistics
 
 SEEDS = (0, 1, 2)
 SIZES = (16_000, 2_000)  # rows of a sample: a half of Adult's train file, and a small batch

@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from mlpipe.components.config_io import load_config
 from mlpipe.components.evaluate.core import evaluate
 from mlpipe.components.evaluate.report import render_html, render_model_card
-from mlpipe.components.evaluate.results import OVERALL, confusion_at, roc_curve
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.train.core import SAVED_MODEL_DIR, train
+from mlpipe.config.io import load_config
+from mlpipe.evaluation.results import OVERALL, confusion_at, roc_curve
 
 pytestmark = pytest.mark.slow
 
@@ -258,7 +258,7 @@ def test_the_model_card_has_the_fingerprint_and_the_gates(blessed, adult_example
 
 def test_json_safe_turns_non_finite_metrics_into_none():
     """KFP artifact metadata is JSON: a NaN (precision of a slice with no predicted positive) must not reach it."""
-    from mlpipe.components.evaluate.results import json_safe
+    from mlpipe.evaluation.results import json_safe
 
     value = {
         "overall": {"auc": 0.9, "precision": float("nan")},

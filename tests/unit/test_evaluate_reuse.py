@@ -27,9 +27,9 @@ from mlpipe.components.evaluate.baseline_record import (
     stored_record,
 )
 from mlpipe.components.evaluate.core import evaluate
-from mlpipe.components.evaluate.results import OVERALL
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.tfrecord import read_records, split_files, write_records
+from mlpipe.data.tfrecord import read_records, split_files, write_records
+from mlpipe.evaluation.results import OVERALL
+from mlpipe.registry.local import LocalRegistry
 
 pytestmark = pytest.mark.slow
 

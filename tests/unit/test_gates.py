@@ -10,10 +10,10 @@ import types
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.evaluate.gates import blessing, fairness_checks
 from mlpipe.components.evaluate.report import render_html
-from mlpipe.components.evaluate.results import parse_slice_name, slice_keys, slice_name, sliced_metrics
+from mlpipe.config.io import load_config
+from mlpipe.evaluation.gates import blessing, fairness_checks
+from mlpipe.evaluation.results import parse_slice_name, slice_keys, slice_name, sliced_metrics
 
 NAN = float("nan")
 

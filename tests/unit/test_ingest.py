@@ -10,10 +10,10 @@ import os
 import pandas as pd
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest.core import ingest
-from mlpipe.components.tfrecord import read_records, split_files, write_records
+from mlpipe.config.io import load_config
+from mlpipe.data.tfrecord import read_records, split_files, write_records
+from mlpipe.errors import UserInputError
 
 FEATURES = 14
 

@@ -11,12 +11,12 @@ import io
 
 import pytest
 
-from mlpipe.components.config import BeamConfig
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.ingest import beam_path
 from mlpipe.components.ingest.core import ingest
-from mlpipe.components.tfrecord import read_records, split_files
+from mlpipe.config.dataset import BeamConfig
+from mlpipe.config.io import load_config
+from mlpipe.data.tfrecord import read_records, split_files
+from mlpipe.errors import UserInputError
 
 N_ROWS = 1200
 

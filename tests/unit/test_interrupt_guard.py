@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.pipelines.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
+from mlpipe.run.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
 
 # A task that starts a grandchild which ignores nothing and outlives its parent unless its group is killed.
 TASK = """

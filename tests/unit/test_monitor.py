@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.monitor.core import history_records, monitor_batch
 from mlpipe.components.monitor.dashboard import render_dashboard
-from mlpipe.components.monitor.history import History
-from mlpipe.components.registry import LocalRegistry
+from mlpipe.config.io import load_config
+from mlpipe.errors import UserInputError
+from mlpipe.monitoring.history import History
+from mlpipe.registry.local import LocalRegistry
 
 BATCH_ROWS = 2_000
 FIRST_ROW = 3_000  # the eval split of the served model is the file's first 3,000 rows
@@ -249,7 +249,7 @@ def test_the_dashboard_renders_every_chart_in_a_headless_browser(tmp_path, seque
 def test_mlpipe_monitor_shows_steps_and_the_verdict_and_exits_1_when_retraining_is_due(
     tmp_path, sequence, test_rows, capsys
 ):
-    from mlpipe.pipelines.cli import main
+    from mlpipe.cli.main import main
 
     batch, _ = _write_batch(tmp_path / "data", 6, test_rows, _older(12))
     output = tmp_path / "report"
@@ -273,7 +273,7 @@ def test_mlpipe_monitor_retrain_runs_the_training_pipeline_and_pushes_a_new_vers
 ):
     """After the sequence the rule holds: `mlpipe monitor --retrain` trains on the training data
     plus the labelled feedback, and the new model is pushed and served."""
-    from mlpipe.pipelines.cli import main
+    from mlpipe.cli.main import main
 
     batch, _ = _write_batch(tmp_path / "data", 6, test_rows, _older(12))
     runs = tmp_path / "runs"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
+from mlpipe.config.io import load_config
+from mlpipe.errors import UserInputError
 
 
 def _crossed(*signals: str) -> dict:

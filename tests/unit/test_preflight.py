@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.push.preflight import check_settings, preflight
-from mlpipe.components.registry import LocalRegistry, S3Registry
-from mlpipe.components.serving import load_serving_names
+from mlpipe.errors import UserInputError
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.registry.s3 import S3Registry
+from mlpipe.serving.names import load_serving_names
 
 NAMES = load_serving_names()
 MODEL = NAMES.model_name

@@ -14,13 +14,13 @@ from servers import server_binaries, unavailable
 from stats_compare import stats_differences
 from test_ingest_beam import _rows
 
-from mlpipe.components.artifacts import load_statistics
-from mlpipe.components.config import BeamConfig
 from mlpipe.components.evaluate.core import evaluate
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.schema.core import resolve_schema
 from mlpipe.components.statistics.core import compute_statistics
 from mlpipe.components.validate.core import validate_run
+from mlpipe.config.dataset import BeamConfig
+from mlpipe.data.artifacts import load_statistics
 
 pytestmark = pytest.mark.beam_portable
 

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from mlpipe.components.config_io import load_config
 from mlpipe.components.push.core import push, push_decision
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.serving import load_serving_names
+from mlpipe.config.io import load_config
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.serving.names import load_serving_names
 
 NAMES = load_serving_names()
 BLESSED = {
@@ -126,7 +126,7 @@ def test_a_blessed_model_is_published_and_the_serving_pointer_set(config, model_
 
 def test_push_does_not_import_tensorflow(repo_root):
     code = (
-        "import sys, mlpipe.components.push.core, mlpipe.components.registry, mlpipe.components.rollout, mlpipe.components.serving; "
+        "import sys, mlpipe.components.push.core, mlpipe.registry.access, mlpipe.serving.rollout, mlpipe.serving.names; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
         "assert 'keras' not in sys.modules, 'keras imported'; print('ok')"
     )
@@ -185,7 +185,7 @@ def test_a_rerun_or_retry_of_the_same_model_publishes_no_second_version(
 def test_settings_serving_cannot_use_stop_the_push_before_anything_is_published(
     config, model_dir, registry, no_server
 ):
-    from mlpipe.components.errors import UserInputError
+    from mlpipe.errors import UserInputError
 
     canary_on_deployment = config.model_copy(
         update={"serving": config.serving.model_copy(update={"canary_traffic_percent": 10})}

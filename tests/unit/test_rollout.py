@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.registry import LocalRegistry
-from mlpipe.components.rollout import (
+from mlpipe.errors import UserInputError
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.serving.names import load_serving_names
+from mlpipe.serving.rollout import (
     SYNC_CONTAINER,
     TARGETS,
     VERSION_ANNOTATION,
@@ -18,7 +19,6 @@ from mlpipe.components.rollout import (
     promote_patch,
     roll_out,
 )
-from mlpipe.components.serving import load_serving_names
 
 NAMES = load_serving_names()
 URI = "s3://models/adult_income/3/"
@@ -105,14 +105,14 @@ def test_promote_is_for_kserve_and_needs_a_rolled_out_version(tmp_path, no_serve
 
 
 def test_the_shadow_is_named_after_the_primary_and_is_a_target():
-    from mlpipe.components.shadow import shadow_name
+    from mlpipe.serving.shadow import shadow_name
 
     assert shadow_name(NAMES) == f"{NAMES.inference_service}-shadow"
     assert "shadow" in TARGETS
 
 
 def test_cli_promote_on_the_deployment_target_is_a_one_line_user_error(repo_root, tmp_path, capsys):
-    from mlpipe.pipelines.cli import main
+    from mlpipe.cli.main import main
 
     config = str(repo_root / "configs" / "adult.yaml")
     assert (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.components.rollout_status import RolloutNotReady, read_status, wait_ready
+from mlpipe.serving.status import RolloutNotReady, read_status, wait_ready
 
 
 def isvc(generation=3, observed=3, ready="True", created="p-00003", latest_ready="p-00003", traffic=None):

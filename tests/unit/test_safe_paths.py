@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from mlpipe.components.config_io import load_config
-from mlpipe.components.errors import UserInputError
+from mlpipe.cli.main import main
 from mlpipe.components.ingest.core import ingest
-from mlpipe.components.registry import LocalRegistry, S3Registry
-from mlpipe.pipelines.cli import main
+from mlpipe.config.io import load_config
+from mlpipe.errors import UserInputError
+from mlpipe.registry.local import LocalRegistry
+from mlpipe.registry.s3 import S3Registry
 
 ESCAPES = ["../x", "..", "../../etc", "a/b", "/abs", "", ".", "x/../../y", "Adult", "a\\..", "a\x00"]
 

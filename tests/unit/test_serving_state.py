@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mlpipe.components.serving import load_serving_names
-from mlpipe.components.serving_state import deployment_state, describe, inferenceservice_state
+from mlpipe.serving.names import load_serving_names
+from mlpipe.serving.state import deployment_state, describe, inferenceservice_state
 
 NAMES = load_serving_names()
 

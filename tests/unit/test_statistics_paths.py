@@ -7,8 +7,8 @@ import logging
 
 from stats_compare import stats_differences
 
-from mlpipe.components.config import BeamConfig
 from mlpipe.components.statistics.core import split_statistics
+from mlpipe.config.dataset import BeamConfig
 
 
 def test_in_memory_and_beam_statistics_are_equal(adult_examples):

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from mlpipe.components.artifacts import check_schema_matches
-from mlpipe.components.errors import UserInputError
-from mlpipe.components.examples import read_split_records
 from mlpipe.components.train.core import METADATA_FILE, SAVED_MODEL_DIR, train
+from mlpipe.data.artifacts import check_schema_matches
+from mlpipe.data.examples import read_split_records
+from mlpipe.errors import UserInputError
 
 TOLERANCE = 1e-6
 
@@ -262,7 +262,7 @@ def test_train_refuses_a_mismatching_config_before_writing_anything(adult_exampl
 def test_without_tf_config_or_gpus_the_default_strategy_is_used():
     import tensorflow as tf
 
-    from mlpipe.components.model import strategy_for
+    from mlpipe.model.keras_model import strategy_for
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("GPUs visible: strategy_for picks MirroredStrategy")

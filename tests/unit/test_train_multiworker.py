@@ -29,8 +29,8 @@ N_TRAIN, N_EVAL, EPOCHS = 4_000, 2_000, 3
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory, adult, adult_subsample):
-    from mlpipe.components.config_io import load_config
     from mlpipe.components.ingest.core import ingest
+    from mlpipe.config.io import load_config
 
     folder = tmp_path_factory.mktemp("multiworker")
     made = adult_subsample(folder, N_TRAIN, N_EVAL, changes={"training.epochs": EPOCHS})
@@ -67,7 +67,7 @@ def _serving_auc(model_dir, examples, label: str) -> float:
     import numpy as np
     import tensorflow as tf
 
-    from mlpipe.components.examples import read_split_records
+    from mlpipe.data.examples import read_split_records
 
     records = read_split_records(examples, "eval")
     labels = [tf.train.Example.FromString(r).features.feature[label].int64_list.value[0] for r in records]

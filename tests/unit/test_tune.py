@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from mlpipe.components.artifacts import read_hyperparameters
-from mlpipe.components.config import DatasetConfig, HyperParameters
-from mlpipe.components.errors import UserInputError
 from mlpipe.components.train.core import METADATA_FILE, train
 from mlpipe.components.tune.core import OBJECTIVE, tune, write_outputs
+from mlpipe.config.dataset import DatasetConfig, HyperParameters
+from mlpipe.data.artifacts import read_hyperparameters
+from mlpipe.errors import UserInputError
 
 SPACE = {"units": [8, 16], "learning_rate": [0.01]}
 
@@ -126,8 +126,8 @@ def test_the_algorithm_is_selectable(adult_examples, tmp_path, algorithm, class_
     """The tuner class follows `tuning.algorithm`; constructing one is enough (a search costs seconds)."""
     import keras_tuner as kt
 
-    from mlpipe.components.model import build_model, fit_preprocessing, hyperparameters_from
     from mlpipe.components.tune.core import _tuner
+    from mlpipe.model.keras_model import build_model, fit_preprocessing, hyperparameters_from
 
     config = _tuning(adult_examples.config, algorithm=algorithm, max_trials=3, epochs_per_trial=1)
     preprocessing = fit_preprocessing(adult_examples.examples, config)

@@ -13,10 +13,10 @@ import re
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from mlpipe.components.errors import UserInputError
+from mlpipe.cli.data_checks import baseline_statistics_dir, validate_batch
+from mlpipe.cli.main import main
 from mlpipe.components.statistics.core import compute_statistics, write_html
-from mlpipe.pipelines.cli import main
-from mlpipe.pipelines.data_checks import baseline_statistics_dir, validate_batch
+from mlpipe.errors import UserInputError
 
 FEATURES = {
     "age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week",
@@ -301,8 +301,8 @@ def test_the_gate_step_enforces_the_verdict_that_validate_recorded(tmp_path):
 
 def test_validate_run_compares_with_the_served_models_training_statistics(adult_examples, tmp_path):
     """Cross-run drift: the baseline is found through the registry's serving pointer."""
-    from mlpipe.components.registry import LocalRegistry
     from mlpipe.components.validate.core import validate_run
+    from mlpipe.registry.local import LocalRegistry
 
     config = adult_examples.config.model_copy(
         update={"registry": adult_examples.config.registry.model_copy(update={"uri": str(tmp_path / "reg")})}

@@ -12,14 +12,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from mlpipe.components.artifacts import load_schema
-from mlpipe.components.config_io import load_config
-from mlpipe.components.examples import load_examples
+from mlpipe.cli.data_checks import validate_batch
+from mlpipe.cli.main import main
 from mlpipe.components.ingest.core import ingest
 from mlpipe.components.statistics.core import compute_statistics
 from mlpipe.components.validate.core import validate_run, validate_statistics
-from mlpipe.pipelines.cli import main
-from mlpipe.pipelines.data_checks import validate_batch
+from mlpipe.config.io import load_config
+from mlpipe.data.artifacts import load_schema
+from mlpipe.data.examples import load_examples
 
 
 def _cli(capsys, config, data, baseline, output) -> tuple[int, str, str]:
@@ -81,7 +81,7 @@ def test_every_problem_of_a_batch_is_in_one_report_and_one_exit(
 
 
 def test_training_ingest_still_refuses_a_missing_column(tmp_path, adult, batch):
-    from mlpipe.components.errors import UserInputError
+    from mlpipe.errors import UserInputError
 
     data = batch(lambda f: f.drop(columns="education-num"))
     config = load_config(adult.config)

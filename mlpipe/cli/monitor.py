@@ -1,0 +1,90 @@
+"""`mlpipe monitor`: one batch of serving data watched locally, the dashboard written, and with
+`--retrain` the training pipeline run on the training data plus the labelled feedback when the
+decision says so (on a cluster, `pipelines/monitoring.py` does the same as a pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+
+def add_monitor_command(add_command, default_config: str) -> None:
+    monitor = add_command("monitor", help="monitor a batch of serving data; decide whether to retrain")
+    monitor.add_argument("--config", default=default_config, help="dataset config YAML")
+    monitor.add_argument("--data", required=True, help="the batch: CSV path or s3:// location")
+    monitor.add_argument(
+        "--labels", help="labels for this or earlier batches: CSV of the id column and the label"
+    )
+    monitor.add_argument(
+        "--retrain", action="store_true", help="run the training pipeline when the decision says retrain"
+    )
+    monitor.add_argument("--runs", default="runs", help="runs root (monitoring reports, retraining runs)")
+    monitor.add_argument("--output", help="report folder (default: <runs>/monitoring/<time>)")
+    monitor.set_defaults(func=cmd_monitor)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from mlpipe.components.monitor.core import history_records, monitor_batch
+    from mlpipe.components.monitor.dashboard import render_dashboard
+    from mlpipe.config.io import load_config
+    from mlpipe.run.terminal import Steps, TerminalReporter, terminal_stream
+    from mlpipe.storage.atomic import atomic_write_text
+
+    config = load_config(args.config)
+    output = Path(args.output or Path(args.runs) / "monitoring" / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    log_path = output.parent / f"{output.name}.log"
+    reporter = TerminalReporter(file=terminal_stream(), verbose=args.verbose, live=False)
+    reporter.begin(f"mlpipe monitor: {args.data}", str(log_path))
+    steps = Steps(reporter, log_path)
+    try:
+        record = monitor_batch(config, args.data, os.environ, labels=args.labels, step=steps)
+        with steps("dashboard") as info:
+            records = history_records(config, os.environ)
+            atomic_write_text(output / "dashboard.html", render_dashboard(config, records))
+            atomic_write_text(output / "record.json", json.dumps(record, indent=2))
+            info["figure"] = f"{len(records)} batches"
+    finally:
+        reporter.close()
+    decision = record["decision"]
+    print(
+        f"verdict: {decision['verdict']} (batch {record['index']}, model version {record['model_version']})"
+    )
+    for line in decision["reasons"] or decision["alarms"]:
+        print(f"  - {line}")
+    print(f"dashboard: {output / 'dashboard.html'}")
+    if not decision["retrain"]:
+        return 0
+    if not args.retrain:
+        print("retraining is due: run again with --retrain, or `mlpipe run` on the data with the feedback")
+        return 1
+    return _retrain(args, config)
+
+
+def _retrain(args: argparse.Namespace, config) -> int:
+    """The training pipeline on the configured training data plus the labelled feedback."""
+    from mlpipe.cli.main import _print_summary_table
+    from mlpipe.components.monitor.retrain import retraining_data
+    from mlpipe.registry.access import open_registry
+    from mlpipe.run.local import run_pipeline
+    from mlpipe.run.terminal import TerminalReporter
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    data = Path(args.runs).resolve() / "monitoring" / f"retrain-{stamp}.csv"
+    counts = retraining_data(config, open_registry(config.registry.uri, os.environ), os.environ, data)
+    print(
+        f"retraining on {counts['rows']:,} rows ({counts['feedback_rows']:,} labelled feedback rows): {data}"
+    )
+    summary, run_dir = run_pipeline(
+        args.config,
+        runs_root=args.runs,
+        arguments={"train_data": str(data)},
+        reporter=TerminalReporter(verbose=args.verbose),
+    )
+    _print_summary_table(summary)
+    print(f"\nrun directory: {run_dir}")
+    pushed = summary.get("push", {}).get("pushed")
+    return 0 if summary["status"] == "succeeded" and pushed else 1

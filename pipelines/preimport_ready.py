@@ -1,8 +1,0 @@
-"""Imported last by the stage server (pipelines/preimported.py): marks its imports done."""
-
-import os
-
-_marker = os.environ.get("MLPIPE_PREIMPORT_READY")
-if _marker:
-    with open(_marker, "w") as _f:
-        _f.write(str(os.getpid()))
