@@ -133,7 +133,8 @@ class ConvertChunk(beam.DoFn):
         self.encoder = RecordBatchToExamplesEncoder()
 
     def process(self, chunk):
-        from mlpipe.components.ingest.core import EVAL, TRAIN, hash_split, to_record_batch, typed_frame
+        from mlpipe.components.ingest.core import EVAL, TRAIN, hash_split
+        from mlpipe.data.typed import to_record_batch, typed_frame
 
         index, start, end, first_line = chunk
         source, config = self.sources[index], self.config

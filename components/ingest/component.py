@@ -35,3 +35,25 @@ def ingest(config: dict, train_data: str, eval_data: str, examples: Output[Datas
             "summary": {"data": result.summary()},
         }
     )
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def ingest_batch(config: dict, batch: str, examples: Output[Dataset], rows: Output[Dataset]):
+    """Read a batch of serving data (monitoring) and write it as tf.Examples.
+
+    Args:
+        config: Dataset config mapping (the run parameter): `csv`, `label`, `features`.
+        batch: The batch: a CSV location (s3:// on a cluster); its label and some features may
+            be missing (validation reports them).
+        examples: `Split-batch/`, GZIP TFRecord tf.Examples. Metadata: `rows`.
+        rows: The batch file itself, gzip (the monitoring history keeps it, labels join it).
+    """
+    import os
+
+    from mlpipe.components.ingest.core import ingest_batch as run_ingest_batch
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
+
+    setup_logging()
+    count = run_ingest_batch(config_from_dict(config), batch, os.environ, examples.path, rows.path)
+    examples.metadata.update({"rows": count, "figure": f"{count:,} rows"})

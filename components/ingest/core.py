@@ -7,6 +7,7 @@ Runs without TensorFlow: tfx-bsl encodes the Arrow columns as tf.Examples and
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -14,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from mlpipe.config.dataset import DatasetConfig
 from mlpipe.config.io import check_columns
+from mlpipe.data.artifacts import BATCH
 from mlpipe.data.csv_source import fetch, read_csv, scratch_dir
-from mlpipe.data.tfrecord import write_records
-from mlpipe.errors import RowError, UserInputError
+from mlpipe.data.typed import to_record_batch, typed_frame, write_split
+from mlpipe.errors import UserInputError
 from mlpipe.runtime.beam import beam_options, is_small
-from mlpipe.storage.atomic import atomic_dir
+from mlpipe.storage.atomic import atomic_dir, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -56,106 +57,11 @@ class IngestResult:
         }
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _label_to_int(frame: pd.DataFrame, config: DatasetConfig, source: str) -> pd.Series:
-    column = frame[config.label_key]
-    mapping = {v: 1 for v in config.label.positive} | {v: 0 for v in config.label.negative}
-    labels = column.map(mapping)
-    unknown = labels.isna()
-    if unknown.any():
-        line = unknown.idxmax()  # the index is the physical line number
-        value = column.loc[line]
-        shown = "a missing value" if value is None else f"value '{value}'"
-        raise RowError(
-            f"{source}: line {line}: label column '{config.label_key}' has {shown}, which is neither "
-            f"positive {config.label.positive} nor negative {config.label.negative}",
-            int(line),
-            config.label_key,
-        )
-    return labels.astype(np.int64)
-
-
-def _as_float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _numeric(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """A numeric column as float32; a value that is no number, not finite (`inf`, `nan`, `1e999`)
-    or beyond float32's range fails naming line, column and value (normalization would turn it
-    into a mean of inf and every prediction into NaN)."""
-    text = frame[column]
-    values = pd.to_numeric(text, errors="coerce")
-    present = text.notna()
-    bad = present & ~(np.isfinite(values) & (values.abs() <= _FLOAT32_MAX))
-    if bad.any():
-        line = bad.idxmax()  # the index is the physical line number
-        raw = text.loc[line]
-        parsed = _as_float(raw)
-        if parsed is None:
-            why = ""
-        elif not np.isfinite(parsed):
-            why = ", which is not a finite number"
-        else:
-            why = f", which overflows float32 (largest magnitude {_FLOAT32_MAX:.4g})"
-        raise RowError(
-            f"{source}: line {line}: column '{column}' is numeric but has value '{raw}'{why}",
-            int(line),
-            column,
-        )
-    return values.astype(np.float32)
-
-
-def typed_frame(frame: pd.DataFrame, config: DatasetConfig, source: str, with_label: bool) -> pd.DataFrame:
-    """Every value checked and typed: numeric as float32, categorical as UTF-8 bytes, the label
-    as 0/1; features the data lacks are left out (a validated batch may lack some)."""
-    typed = {}
-    for column in config.features.numeric:
-        if column in frame.columns:
-            typed[column] = _numeric(frame, column, source)
-    for column in config.features.categorical:
-        if column in frame.columns:
-            typed[column] = frame[column].map(lambda v: None if v is None else v.encode("utf-8"))
-    if with_label:
-        typed[config.label_key] = _label_to_int(frame, config, source)
-    return pd.DataFrame(typed, index=frame.index)
-
-
-def _list_array(values: pd.Series, value_type: pa.DataType) -> pa.Array:
-    """One-value lists per row, with null where the value is missing."""
-    mask = values.isna().to_numpy()
-    flat = pa.array(values.where(~values.isna(), None).tolist(), type=value_type)
-    offsets = np.arange(len(values) + 1, dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(mask))
-
-
-_ARROW_TYPES = {np.dtype(np.float32): pa.float32(), np.dtype(np.int64): pa.int64()}
-
-
-def to_record_batch(typed: pd.DataFrame) -> pa.RecordBatch:
-    """One-value list columns of a `typed_frame`: float32, int64 or bytes."""
-    arrays = [_list_array(typed[c], _ARROW_TYPES.get(typed[c].dtype, pa.binary())) for c in typed.columns]
-    return pa.RecordBatch.from_arrays(arrays, list(typed.columns))
-
-
 def hash_split(frame: pd.DataFrame, key_columns: list[str], eval_fraction: float) -> np.ndarray:
     """True for eval rows: a stable hash of the key columns (or the whole row)."""
     keys = frame[key_columns] if key_columns else frame
     hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
     return (hashes % 10_000) < int(eval_fraction * 10_000)
-
-
-def _write_split(out_dir: Path, split: str, batch: pa.RecordBatch) -> int:
-    from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
-
-    split_dir = out_dir / f"Split-{split}"
-    split_dir.mkdir(parents=True)
-    records = RecordBatchToExamplesEncoder().encode(batch)
-    return write_records(split_dir / "data.tfrecord.gz", records)
 
 
 def _check_header(
@@ -221,6 +127,25 @@ def ingest(
     return IngestResult(rows=rows, fingerprint=fingerprint, split_method=split_method)
 
 
+def ingest_batch(
+    config: DatasetConfig,
+    location: str,
+    environ: Mapping[str, str],
+    examples_dir: str | Path,
+    rows_file: str | Path,
+) -> int:
+    """A batch of serving data as split `batch` (its label optional, features may be missing:
+    validation reports them), and the batch file itself, gzip, for the monitoring history.
+    Returns its row count."""
+    result = ingest(
+        config, examples_dir, environ, {BATCH: location}, require_label=False, allow_missing_features=True
+    )
+    with scratch_dir() as tmp:
+        raw = fetch(location, environ, Path(tmp)).read_bytes()
+    atomic_write_bytes(rows_file, raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
+    return result.rows[BATCH]
+
+
 def _check_hash_split(sizes: Mapping[str, int], location: str) -> None:
     for split in (TRAIN, EVAL):
         if not sizes.get(split):
@@ -245,7 +170,7 @@ def _in_memory(config, output_dir, sources, paths, required, lenient, split_by_h
     rows: dict[str, int] = {}
     with atomic_dir(output_dir) as out:
         for split, frame in typed.items():
-            rows[split] = _write_split(out, split, to_record_batch(frame))
+            rows[split] = write_split(out, split, to_record_batch(frame))
             log.info("wrote split %s: %d examples", split, rows[split])
     return rows, digest.hexdigest()
 

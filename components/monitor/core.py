@@ -1,12 +1,12 @@
-"""Monitor: one batch of serving data against the model serving now, appended to its history.
+"""Monitor: the monitoring pipeline's own steps around the shared stages (ingest, statistics,
+schema, validate), for one batch of serving data against the model serving now.
 
-For the version the registry's serving pointer names: schema anomalies, drift (against its eval
-statistics) and skew (against its train statistics) with the validate stage's comparators; data
-quality; its scores on the batch against its scores on the eval data (prediction drift); when
-labels come (for this batch or an earlier one), sliced performance and fairness gaps with the
-evaluate stage's TFMA run, against its model card. Then the signals over their bounds and the
-retraining decision (`decision.py`); the batch, its labels and its figures are appended to the
-version's monitoring history (`history.py`), which the dashboard draws.
+`fetch_served` hands the served version (its SavedModel, statistics and model card) to the DAG;
+`predict_batch` scores the batch and compares the scores with the served model's on the eval
+data (prediction drift); `batch_performance`, when labels come (for this batch or an earlier one),
+runs TFMA on the labelled rows against the model card (`performance.py`); `decide_and_record`
+only decides (`decision.py`) and appends the batch, its labels and its figures to the version's
+monitoring history, which the dashboard draws.
 """
 
 from __future__ import annotations
@@ -16,205 +16,164 @@ import gzip
 import json
 import logging
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from mlpipe.components.monitor.decision import crossed_signals, decide
-from mlpipe.components.monitor.signals import data_quality, jensen_shannon, missing_in, score, score_summary
+from mlpipe.components.monitor.signals import jensen_shannon, score, score_summary
 from mlpipe.config.dataset import DatasetConfig
-from mlpipe.data.artifacts import SERVING, TRAINING, load_schema, load_statistics, parse_schema
+from mlpipe.data.artifacts import BATCH, EVAL_SPLIT
 from mlpipe.data.csv_source import fetch, read_csv, scratch_dir
+from mlpipe.data.examples import read_split_records
 from mlpipe.errors import UserInputError
+from mlpipe.evaluation.results import json_safe
+from mlpipe.monitoring.feedback import check_feedback, history_frame, labelled_rows, served_version
 from mlpipe.monitoring.history import DATA, FEEDBACK, REFERENCE, History, new_key
+from mlpipe.registry.access import open_registry
+from mlpipe.storage.atomic import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-BATCH = "batch"
+SERVED_FILE = "served.json"  # {version, card}: the served version and its model card's figures
+PERFORMANCE_FILE = "performance.json"
+FEEDBACK_FILE = "feedback.csv.gz"  # the labels file of this batch, as the history keeps it
 
 
-def served_version(registry, config: DatasetConfig) -> tuple[int, dict]:
-    """The version serving points at and its metadata (the model card's figures)."""
-    version = registry.serving_version(config.model_name)
-    if version is None:
-        raise UserInputError(
-            f"nothing serves {config.model_name} in the registry {config.registry.uri}: "
-            "monitoring watches the served model; push one first (mlpipe run)"
-        )
-    return version, registry.metadata(config.model_name, version)
+def _served(served_file: str | Path) -> tuple[int, dict]:
+    served = json.loads(Path(served_file).read_text())
+    return served["version"], served["card"]
 
 
-def _schema(config: DatasetConfig, train_stats):
-    if config.schema_pbtxt:
-        return parse_schema(config.schema_pbtxt, f"{config.name}: schema_pbtxt")
-    if config.schema_path:
-        return load_schema(config.schema_path)
-    from mlpipe.components.schema.core import infer_schema
-
-    return infer_schema(train_stats, config)
+def _history(config: DatasetConfig, environ: Mapping[str, str], version: int) -> History:
+    return History(open_registry(config.registry.uri, environ), config.model_name, version)
 
 
-def _gzip(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0)
+def fetch_served(
+    config: DatasetConfig,
+    environ: Mapping[str, str],
+    model_dir: str | Path,
+    stats_dir: str | Path,
+    served_file: str | Path,
+) -> int:
+    """Copy what the registry's serving pointer names (SavedModel, statistics, card); its version."""
+    registry = open_registry(config.registry.uri, environ)
+    version, card = served_version(registry, config)
+    served_stats = registry.attachment(config.model_name, version, "statistics")
+    if served_stats is None:
+        raise UserInputError(f"{config.model_name} version {version} has no statistics in the registry")
+    shutil.copytree(served_stats, stats_dir, dirs_exist_ok=True)
+    shutil.copytree(registry.local_copy(config.model_name, version), model_dir, dirs_exist_ok=True)
+    atomic_write_text(served_file, json.dumps({"version": version, "card": card}, indent=2))
+    return version
 
 
-def _frame(config: DatasetConfig, data: bytes, source: str, tmp: Path):
-    path = tmp / "history.csv.gz"
-    path.write_bytes(data)
-    return read_csv(path, config.csv, source)[0]
-
-
-def reference_scores(config, history: History, saved_model: str, environ, tmp: Path) -> dict:
-    """The served model's score histogram on the eval data of the config: computed once per
-    version and kept in its history (`reference.json`, created once)."""
+def reference_scores(config: DatasetConfig, history: History, saved_model: str, reference: Path) -> dict:
+    """The served model's score histogram on the eval data of the config (`reference`, as ingest
+    wrote it): computed once per version and kept in its history (`reference.json`, created once)."""
     stored = history.read(REFERENCE)
     if stored is not None:
         return json.loads(stored)
-    from mlpipe.components.ingest.core import EVAL, ingest
-    from mlpipe.data.examples import read_split_records
-
-    sources = {EVAL: config.data.eval} if config.data.eval else None
-    ingest(config, tmp / "reference", environ, sources=sources)
     summary = {
-        **score_summary(score(saved_model, read_split_records(tmp / "reference", EVAL))),
+        **score_summary(score(saved_model, read_split_records(reference, EVAL_SPLIT))),
         "source": config.data.eval or config.data.train,
     }
     history.create(REFERENCE, json.dumps(summary).encode())  # a racing monitor's equal figures win
     return summary
 
 
-def _validation(config, schema, batch_stats, served_stats) -> tuple[dict, dict, list]:
-    from mlpipe.components.validate.core import validate_statistics
-
-    has_label = any(f.path.step[0] == config.label_key for f in batch_stats.datasets[0].features)
-    result = validate_statistics(
-        config,
-        schema,
-        {BATCH: batch_stats},
-        target=BATCH,
-        environment=TRAINING if has_label else SERVING,
-        drift_baseline=load_statistics(served_stats, "eval"),
-        skew_training=load_statistics(served_stats, "train"),
-    )
-    by = {"drift": {}, "skew": {}}
-    for d in result.distances:
-        by[d.comparison][d.feature] = {
-            "value": round(d.value, 6),
-            "threshold": d.threshold,
-            "measure": d.measure,
-        }
-    anomalies = [
-        {"feature": a.feature, "kind": a.kind, "description": a.description}
-        for a in result.anomalies
-        if not a.kind.startswith("COMPARATOR_")
-    ]
-    return by["drift"], by["skew"], anomalies
-
-
-def monitor_batch(
+def predict_batch(
     config: DatasetConfig,
-    data: str,
-    environ: Mapping[str, str] = os.environ,
-    labels: str | None = None,
-    registry=None,
-    step=None,
+    environ: Mapping[str, str],
+    served_file: str | Path,
+    model_dir: str | Path,
+    examples: str | Path,
+    reference: str | Path,
 ) -> dict:
-    """Monitor one batch (a CSV as ingest reads it, local or s3://); returns the record appended
-    to the served version's history, with `decision`. `labels`: a CSV of the id column and the
-    label, for rows of this or any earlier batch. `step(name)` wraps each step (a context
-    manager yielding a dict whose `figure` it may set), as `mlpipe validate` shows them."""
-    import contextlib
+    """The served model's scores on the batch: mean, histogram, and drift from the reference."""
+    version, _ = _served(served_file)
+    predictions = score_summary(score(str(model_dir), read_split_records(examples, BATCH)))
+    summary = reference_scores(config, _history(config, environ, version), str(model_dir), Path(reference))
+    predictions["reference_mean"] = summary["mean"]
+    predictions["reference_histogram"] = summary["histogram"]
+    predictions["drift"] = jensen_shannon(predictions["histogram"], summary["histogram"])
+    return predictions
 
-    from mlpipe.components.ingest.core import ingest, typed_frame
-    from mlpipe.components.monitor.performance import check_feedback, evaluate_labelled, labelled_rows
-    from mlpipe.components.statistics.core import compute_statistics
-    from mlpipe.data.examples import read_split_records
-    from mlpipe.evaluation.results import json_safe
-    from mlpipe.registry.access import open_registry
 
-    step = step or (lambda name: contextlib.nullcontext({}))
-    registry = registry or open_registry(config.registry.uri, environ)
-    version, card = served_version(registry, config)
-    served_stats = registry.attachment(config.model_name, version, "statistics")
-    if served_stats is None:
-        raise UserInputError(f"{config.model_name} version {version} has no statistics in the registry")
-    history = History(registry, config.model_name, version)
-    earlier = history.records()
-    key = new_key()
-    record: dict = {"key": key, "index": len(earlier), "data": data, "model_version": version}
-    record["at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+def _gzip(raw: bytes) -> bytes:
+    return raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0)
+
+
+def batch_performance(
+    config: DatasetConfig,
+    environ: Mapping[str, str],
+    served_file: str | Path,
+    model_dir: str | Path,
+    rows_file: str | Path,
+    labels: str | None,
+    output_dir: str | Path,
+) -> dict:
+    """`{performance, labelled_rows}` once labels come (TFMA on every labelled row of this and
+    earlier batches, with `feedback.csv.gz` kept for the history); `{performance: None}` without."""
+    from mlpipe.components.monitor.performance import evaluate_labelled
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not labels:
+        return {"performance": None}
+    version, card = _served(served_file)
+    history = _history(config, environ, version)
     with scratch_dir() as scratch:
         tmp = Path(scratch)
-        with step("ingest") as info:
-            path = fetch(data, environ, tmp)
-            frame, _ = read_csv(path, config.csv, data)
-            ingest(
-                config,
-                tmp / "examples",
-                environ,
-                {BATCH: str(path)},
-                require_label=False,
-                allow_missing_features=True,
-            )
-            record["rows"] = len(frame)
-            info["figure"] = f"{len(frame):,} rows"
-        with step("validate") as info:
-            compute_statistics(tmp / "examples", tmp / "statistics", beam=config.beam)
-            batch_stats = load_statistics(tmp / "statistics", BATCH)
-            schema = _schema(config, load_statistics(served_stats, "train"))
-            record["drift"], record["skew"], record["anomalies"] = _validation(
-                config, schema, batch_stats, served_stats
-            )
-            typed = typed_frame(frame, config, data, with_label=False)
-            record["quality"] = data_quality(config, typed, schema)
-            train_stats = load_statistics(served_stats, "train")
-            record["quality"]["missing_in_training"] = missing_in(train_stats, config.feature_keys)
-            info["figure"] = (
-                f"{len(record['anomalies'])} anomalies, max drift {max((d['value'] for d in record['drift'].values()), default=0):.3f}"
-            )
-        with step("predict") as info:
-            saved_model = str(registry.local_copy(config.model_name, version))
-            predictions = score_summary(score(saved_model, read_split_records(tmp / "examples", BATCH)))
-            reference = reference_scores(config, history, saved_model, environ, tmp)
-            predictions["reference_mean"] = reference["mean"]
-            predictions["reference_histogram"] = reference["histogram"]
-            predictions["drift"] = jensen_shannon(predictions["histogram"], reference["histogram"])
-            record["predictions"] = predictions
-            info["figure"] = (
-                f"mean score {predictions['mean'] or 0:.3f}, drift {predictions['drift'] or 0:.3f}"
-            )
-        record["performance"] = None
-        feedback_bytes = None
-        if labels:
-            with step("performance") as info:
-                labels_path = fetch(labels, environ, tmp)
-                new_feedback = check_feedback(config, read_csv(labels_path, config.csv, labels)[0], labels)
-                feedback_bytes = _gzip(labels_path)
-                batches = [_frame(config, b, f"history {k}", tmp) for k, b in history.data(DATA)] + [frame]
-                feedback = [
-                    check_feedback(config, _frame(config, b, f"history {k}", tmp), k)
-                    for k, b in history.data(FEEDBACK)
-                ]
-                rows = labelled_rows(config, batches, [*feedback, new_feedback])
-                record["labelled_rows"] = len(rows)
-                if len(rows) >= config.monitoring.min_labelled_rows:
-                    record["performance"] = evaluate_labelled(
-                        config, rows, saved_model, tmp / "performance", card
-                    )
-                    info["figure"] = (
-                        f"{len(rows):,} labelled rows, AUC {record['performance']['auc'] or 0:.4f}"
-                    )
-                else:
-                    info["figure"] = (
-                        f"{len(rows)} labelled rows (< {config.monitoring.min_labelled_rows}): no figures yet"
-                    )
-        record = json_safe(record)
-        record["crossed"] = crossed_signals(config, record)
-        record["decision"] = decide(config, earlier, record["crossed"])
-        if feedback_bytes is not None:
-            history.append_feedback(key, feedback_bytes)
-        history.append_batch(key, record, _gzip(path))
-    log.debug("batch %s: %s %s", key, record["decision"]["verdict"], record["decision"]["reasons"])
+        labels_path = fetch(labels, environ, tmp)
+        new_feedback = check_feedback(config, read_csv(labels_path, config.csv, labels)[0], labels)
+        frame = read_csv(Path(rows_file), config.csv, "the batch")[0]
+        batches = [history_frame(config, b, f"history {k}", tmp) for k, b in history.data(DATA)] + [frame]
+        feedback = [
+            check_feedback(config, history_frame(config, b, f"history {k}", tmp), k)
+            for k, b in history.data(FEEDBACK)
+        ]
+        rows = labelled_rows(config, batches, [*feedback, new_feedback])
+        result: dict = {"labelled_rows": len(rows), "performance": None}
+        if len(rows) >= config.monitoring.min_labelled_rows:
+            result["performance"] = evaluate_labelled(config, rows, str(model_dir), tmp / "performance", card)
+        atomic_write_bytes(output_dir / FEEDBACK_FILE, _gzip(labels_path.read_bytes()))
+    return result
+
+
+def decide_and_record(
+    config: DatasetConfig,
+    environ: Mapping[str, str],
+    served_file: str | Path,
+    batch: str,
+    rows_file: str | Path,
+    validation: dict,
+    predictions: dict,
+    performance: dict,
+    feedback_file: str | Path | None,
+) -> dict:
+    """The batch's record (its figures, the bounds it crossed, the `decision`), appended with the
+    batch and its labels to the served version's history."""
+    version, _ = _served(served_file)
+    history = _history(config, environ, version)
+    earlier = history.records()
+    key = new_key()
+    raw = Path(rows_file).read_bytes()
+    with scratch_dir() as scratch:
+        rows = len(history_frame(config, raw, batch, Path(scratch)))
+    record: dict = {"key": key, "index": len(earlier), "data": batch, "model_version": version}
+    record["at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    record["rows"] = rows
+    record.update({k: validation[k] for k in ("drift", "skew", "anomalies", "quality")})
+    record["predictions"] = predictions
+    record.update(performance)
+    record = json_safe(record)
+    record["crossed"] = crossed_signals(config, record)
+    record["decision"] = decide(config, earlier, record["crossed"])
+    if feedback_file is not None and Path(feedback_file).is_file():
+        history.append_feedback(key, Path(feedback_file).read_bytes())
+    history.append_batch(key, record, _gzip(raw))
+    log.info("batch %s: %s %s", key, record["decision"]["verdict"], record["decision"]["reasons"])
     return record
 
 
@@ -222,8 +181,6 @@ def history_records(
     config: DatasetConfig, environ: Mapping[str, str] = os.environ, registry=None
 ) -> list[dict]:
     """Every monitored batch of the served version, oldest first (what the dashboard draws)."""
-    from mlpipe.registry.access import open_registry
-
     registry = registry or open_registry(config.registry.uri, environ)
     version, _ = served_version(registry, config)
     return History(registry, config.model_name, version).records()

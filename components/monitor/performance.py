@@ -1,9 +1,6 @@
-"""Performance once labels arrive: labels joined to the batch rows they label, by the id column,
-then the evaluate stage's own TFMA run (slices, Fairness Indicators, fairness gaps) on them,
+"""Performance once labels arrive: the labelled rows (mlpipe/monitoring/feedback.py joins them)
+through the same TFMA run the evaluate stage uses (slices, Fairness Indicators, fairness gaps),
 compared with the figures of the served model's card (its overall AUC and fairness gaps).
-
-Labels may come late, for any earlier batch: every batch's rows are kept in the monitoring
-history, so a labels file joins whatever batches its ids belong to.
 """
 
 from __future__ import annotations
@@ -14,42 +11,30 @@ from pathlib import Path
 import pandas as pd
 
 from mlpipe.config.dataset import DatasetConfig
-from mlpipe.errors import UserInputError
+from mlpipe.config.io import check_columns
+from mlpipe.data.artifacts import EVAL_SPLIT
+from mlpipe.data.csv_source import read_csv
+from mlpipe.data.typed import to_record_batch, typed_frame, write_split
+from mlpipe.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
 
 WATCHED = ("auc", "false_positive_rate@0.5", "example_count")
 
 
-def check_feedback(config: DatasetConfig, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The id and label columns of a labels file, every label one the config knows."""
-    id_column = config.monitoring.id_column
-    if not id_column:
-        raise UserInputError("labels need monitoring.id_column in the config: the column that joins them")
-    for column in (id_column, config.label_key):
-        if column not in frame.columns:
-            raise UserInputError(f"{source}: column '{column}' is not in the labels file")
-    known = {*config.label.positive, *config.label.negative}
-    bad = frame[~frame[config.label_key].isin(known)]
-    if len(bad):
-        line, value = bad.index[0], bad[config.label_key].iloc[0]
-        raise UserInputError(f"{source}: line {line}: label '{value}' is neither positive nor negative")
-    return frame[[id_column, config.label_key]]
-
-
-def labelled_rows(
-    config: DatasetConfig, batches: list[pd.DataFrame], feedback: list[pd.DataFrame]
-) -> pd.DataFrame:
-    """The batch rows that have a label, with that label (a later label of an id wins)."""
-    id_column = config.monitoring.id_column
-    if not batches or not feedback or not id_column:
-        return pd.DataFrame()
-    rows = pd.concat([b for b in batches if id_column in b.columns], ignore_index=True)
-    if rows.empty:
-        return rows
-    rows = rows.drop(columns=[config.label_key], errors="ignore").drop_duplicates(id_column, keep="last")
-    labels = pd.concat(feedback, ignore_index=True).drop_duplicates(id_column, keep="last")
-    return rows.merge(labels, on=id_column, how="inner")
+def labelled_examples(config: DatasetConfig, rows: pd.DataFrame, workdir: Path) -> Path:
+    """The labelled rows as tf.Examples (split `eval`), typed and checked as ingest does."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "labelled.csv"
+    rows.drop(columns=[config.monitoring.id_column]).to_csv(
+        data, index=False, na_rep=config.csv.missing_value
+    )
+    frame, _ = read_csv(data, config.csv, "the labelled rows")
+    check_columns(config, list(frame.columns), "the labelled rows", True, allow_missing_features=True)
+    typed = typed_frame(frame, config, "the labelled rows", with_label=True)
+    with atomic_dir(workdir / "labelled") as out:
+        write_split(out, EVAL_SPLIT, to_record_batch(typed))
+    return workdir / "labelled"
 
 
 def _card_gaps(card: dict) -> dict[str, float]:
@@ -65,18 +50,11 @@ def evaluate_labelled(
 ) -> dict:
     """TFMA on the labelled rows: watched metrics per slice, fairness gaps, and how far both are
     from the model card (`auc_drop`: card AUC minus this AUC; `gap_increase` per gate)."""
-    from mlpipe.components.ingest.core import EVAL, ingest
     from mlpipe.evaluation.gates import fairness_checks
     from mlpipe.evaluation.results import OVERALL, json_safe, slice_keys, sliced_metrics
     from mlpipe.evaluation.tfma_run import run_tfma
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    data = workdir / "labelled.csv"
-    rows.drop(columns=[config.monitoring.id_column]).to_csv(
-        data, index=False, na_rep=config.csv.missing_value
-    )
-    ingest(config, workdir / "labelled", {}, sources={EVAL: str(data)}, allow_missing_features=True)
-    result = run_tfma(config, saved_model, workdir / "labelled", workdir / "tfma", None)
+    result = run_tfma(config, saved_model, labelled_examples(config, rows, workdir), workdir / "tfma", None)
     metrics = sliced_metrics(result)
     checks = [c.to_json() for c in fairness_checks(config, metrics, slice_keys(result))]
     card_gaps = _card_gaps(card)

@@ -7,7 +7,9 @@ from mlpipe.runtime.images import PUSH_IMAGE
 
 
 @dsl.component(base_image=PUSH_IMAGE, install_kfp_package=False)
-def retrain(config: dict, record: Input[Artifact], kfp_host: str, action: Output[Artifact]):
+def retrain(
+    config: dict, record: Input[Artifact], kfp_host: str, training_pipeline: str, action: Output[Artifact]
+):
     """Submit a training run when the monitor decided to retrain (`monitoring.retrain: auto`), or
     record the decision (`manual`).
 
@@ -16,9 +18,13 @@ def retrain(config: dict, record: Input[Artifact], kfp_host: str, action: Output
             data and `registry.uri` (where the retraining data is written, s3://).
         record: The monitor stage's `record.json` (its `decision`).
         kfp_host: The KFP API endpoint the training run is submitted to (the in-cluster one by
-            default); the pod's own ServiceAccount token authenticates.
+            default); the pod's own ServiceAccount token authenticates. Empty: record only.
+        training_pipeline: The training pipeline's compiled IR (YAML, gzip, base64), submitted
+            as it is.
         action: `action.json`: `{action: none|recorded|submitted, reasons, run}`.
     """
+    import base64
+    import gzip
     import json
     import os
     import tempfile
@@ -33,7 +39,11 @@ def retrain(config: dict, record: Input[Artifact], kfp_host: str, action: Output
     with open(os.path.join(record.path, "record.json")) as handle:
         monitored = json.load(handle)
     with tempfile.TemporaryDirectory() as tmp:
-        result = act(config_from_dict(config), monitored, os.environ, kfp_host, Path(tmp))
+        package = Path(tmp) / "training_pipeline.yaml"
+        package.write_bytes(gzip.decompress(base64.b64decode(training_pipeline)))
+        result = act(config_from_dict(config), monitored, os.environ, kfp_host, Path(tmp), package)
     os.makedirs(action.path, exist_ok=True)
     atomic_write_text(os.path.join(action.path, "action.json"), json.dumps(result, indent=2))
-    action.metadata.update({"action": result["action"], "run": result["run"] or ""})
+    action.metadata.update(
+        {"action": result["action"], "run": result["run"] or "", "figure": result["run"] or result["action"]}
+    )

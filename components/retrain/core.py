@@ -1,6 +1,9 @@
 """Retrain on a cluster: when the monitor decided so, a training run submitted through the KFP
 API with the run's own identity, on the training data plus the labelled feedback; with
-`monitoring.retrain: manual` the decision is only recorded.
+`monitoring.retrain: manual` (or no KFP host: `mlpipe monitor` retrains on this machine itself)
+the decision is only recorded. The training pipeline comes compiled (the monitoring pipeline
+carries its IR), so this stage submits through the client `mlpipe submit` uses and imports no
+pipeline definition.
 
 The pod reaches the in-cluster KFP endpoint; `kfp.Client` authenticates with the token Kubeflow
 projects into the pod (KF_PIPELINES_SA_TOKEN_PATH), the ServiceAccount the run executes as.
@@ -26,8 +29,7 @@ def upload_training_data(
     """The retraining data, written once beside the history (`retrain/<key>.csv.gz`); its location."""
     import gzip
 
-    from mlpipe.components.monitor.core import served_version
-    from mlpipe.components.monitor.retrain import retraining_data
+    from mlpipe.monitoring.feedback import retraining_data, served_version
     from mlpipe.monitoring.history import History
 
     version, _ = served_version(registry, config)
@@ -47,27 +49,30 @@ def act(
     environ: Mapping[str, str],
     host: str,
     workdir: Path,
+    training_package: str | Path,
     submit: Callable[..., str] | None = None,
     registry=None,
 ) -> dict:
-    """`{action, reasons, run}`: `none` (no decision), `recorded` (manual), or `submitted` with
-    the training run's URL. `submit(host, package, params)` defaults to mlpipe/cluster/submit.py's."""
+    """`{action, reasons, run}`: `none` (no decision), `recorded` (manual, or no `host`), or
+    `submitted` with the URL of a run of `training_package` (compiled training IR).
+    `submit(host, package, params)` defaults to mlpipe/cluster/submit.py's."""
     from mlpipe.registry.access import open_registry
 
     decision = record["decision"]
     if not decision["retrain"]:
         return {"action": "none", "reasons": [], "run": None}
-    if config.monitoring.retrain == "manual":
-        log.warning("retraining is due (retrain: manual, recorded only): %s", decision["reasons"])
+    if config.monitoring.retrain == "manual" or not host:
+        why = "retrain: manual" if host else "no KFP host"
+        log.warning("retraining is due (%s, recorded only): %s", why, decision["reasons"])
         return {"action": "recorded", "reasons": decision["reasons"], "run": None}
-    from mlpipe.cluster.submit import compile_pipeline
+    from mlpipe.cluster.submit import cluster_arguments
     from mlpipe.cluster.submit import submit as kfp_submit
 
     registry = registry or open_registry(config.registry.uri, environ)
     data = upload_training_data(config, registry, environ, record["key"], workdir)
-    package = compile_pipeline(config, workdir / "training_pipeline.yaml")
-    params = {"train_data": data}
-    url = (submit or kfp_submit)(host, package, params, run_name=f"retrain-{record['key']}", environ=environ)
+    params = cluster_arguments(config, {"train_data": data})
+    name = f"retrain-{record['key']}"
+    url = (submit or kfp_submit)(host, training_package, params, run_name=name, environ=environ)
     log.info("submitted a retraining run on %s: %s", data, url)
     return {"action": "submitted", "reasons": decision["reasons"], "run": url, "train_data": data}
 

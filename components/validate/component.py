@@ -6,7 +6,7 @@ the run.
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Markdown, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Output
 
 from mlpipe.runtime.images import PUSH_IMAGE, TF_IMAGE
 
@@ -64,3 +64,43 @@ def validation_gate(anomalies: Input[Artifact]):
 
     setup_logging()
     enforce(anomalies.path)
+
+
+@dsl.component(base_image=TF_IMAGE, install_kfp_package=False)
+def validate_batch(
+    config: dict,
+    statistics: Input[Artifact],
+    schema: Input[Artifact],
+    served_statistics: Input[Artifact],
+    rows: Input[Dataset],
+    batch: str,
+    validation: Output[Artifact],
+):
+    """Check a monitored batch against the served model's schema and statistics.
+
+    Args:
+        config: Dataset config mapping (the run parameter): `validation` comparators.
+        statistics: The batch's statistics (`Split-batch/`).
+        schema: The served model's schema (the schema stage on its statistics).
+        served_statistics: The served version's statistics from the registry (train, eval).
+        rows: The batch file as ingested (data quality reads its values).
+        batch: The batch's location, as errors name it.
+        validation: `validation.json`: drift (vs the served eval statistics), skew (vs its
+            training statistics), schema anomalies and data quality.
+    """
+    import json
+    import os
+
+    from mlpipe.components.validate.batch import validate_batch as run_validate_batch
+    from mlpipe.config.io import config_from_dict
+    from mlpipe.runtime.logs import setup_logging
+    from mlpipe.storage.atomic import atomic_write_text
+
+    setup_logging()
+    result = run_validate_batch(
+        config_from_dict(config), statistics.path, schema.path, served_statistics.path, rows.path, batch
+    )
+    os.makedirs(validation.path, exist_ok=True)
+    atomic_write_text(os.path.join(validation.path, "validation.json"), json.dumps(result, indent=2))
+    drift = max((d["value"] for d in result["drift"].values()), default=0)
+    validation.metadata["figure"] = f"{len(result['anomalies'])} anomalies, max drift {drift:.3f}"

@@ -1,6 +1,7 @@
-"""`mlpipe monitor`: one batch of serving data watched locally, the dashboard written, and with
-`--retrain` the training pipeline run on the training data plus the labelled feedback when the
-decision says so (on a cluster, `pipelines/monitoring.py` does the same as a pipeline).
+"""`mlpipe monitor`: the monitoring pipeline run on one batch on this machine, each step shown
+with its own log, the dashboard written, and with `--retrain` the training pipeline run on the
+training data plus the labelled feedback when the decision says so (on a cluster, the
+pipeline's retrain step submits that run).
 """
 
 from __future__ import annotations
@@ -23,32 +24,30 @@ def add_monitor_command(add_command, default_config: str) -> None:
         "--retrain", action="store_true", help="run the training pipeline when the decision says retrain"
     )
     monitor.add_argument("--runs", default="runs", help="runs root (monitoring reports, retraining runs)")
-    monitor.add_argument("--output", help="report folder (default: <runs>/monitoring/<time>)")
+    monitor.add_argument(
+        "--output", help="report folder: dashboard, record, steps' logs (default: <runs>/monitoring/<time>)"
+    )
     monitor.set_defaults(func=cmd_monitor)
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from mlpipe.components.monitor.core import history_records, monitor_batch
+    from mlpipe.components.monitor.core import history_records
     from mlpipe.components.monitor.dashboard import render_dashboard
     from mlpipe.config.io import load_config
-    from mlpipe.run.terminal import Steps, TerminalReporter, terminal_stream
+    from mlpipe.run.monitoring import monitor_batch
+    from mlpipe.run.terminal import TerminalReporter, terminal_stream
     from mlpipe.storage.atomic import atomic_write_text
 
     config = load_config(args.config)
     output = Path(args.output or Path(args.runs) / "monitoring" / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    log_path = output.parent / f"{output.name}.log"
     reporter = TerminalReporter(file=terminal_stream(), verbose=args.verbose, live=False)
-    reporter.begin(f"mlpipe monitor: {args.data}", str(log_path))
-    steps = Steps(reporter, log_path)
-    try:
-        record = monitor_batch(config, args.data, os.environ, labels=args.labels, step=steps)
-        with steps("dashboard") as info:
-            records = history_records(config, os.environ)
-            atomic_write_text(output / "dashboard.html", render_dashboard(config, records))
-            atomic_write_text(output / "record.json", json.dumps(record, indent=2))
-            info["figure"] = f"{len(records)} batches"
-    finally:
-        reporter.close()
+    record = monitor_batch(
+        config, args.data, args.labels, output, reporter=reporter, title=f"mlpipe monitor: {args.data}"
+    )
+    atomic_write_text(
+        output / "dashboard.html", render_dashboard(config, history_records(config, os.environ))
+    )
+    atomic_write_text(output / "record.json", json.dumps(record, indent=2))
     decision = record["decision"]
     print(
         f"verdict: {decision['verdict']} (batch {record['index']}, model version {record['model_version']})"
@@ -56,6 +55,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     for line in decision["reasons"] or decision["alarms"]:
         print(f"  - {line}")
     print(f"dashboard: {output / 'dashboard.html'}")
+    print(f"steps' logs: {output / 'logs'}")
     if not decision["retrain"]:
         return 0
     if not args.retrain:
@@ -67,7 +67,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def _retrain(args: argparse.Namespace, config) -> int:
     """The training pipeline on the configured training data plus the labelled feedback."""
     from mlpipe.cli.main import _print_summary_table
-    from mlpipe.components.monitor.retrain import retraining_data
+    from mlpipe.monitoring.feedback import retraining_data
     from mlpipe.registry.access import open_registry
     from mlpipe.run.local import run_pipeline
     from mlpipe.run.terminal import TerminalReporter

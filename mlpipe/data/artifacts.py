@@ -18,6 +18,8 @@ EVALUATION_RECORD_FILE = "evaluation_record.json"
 EVALUATION_ATTACHMENT = "evaluation"
 TRAINING = "TRAINING"
 SERVING = "SERVING"
+BATCH = "batch"  # the split a monitored batch of serving data is ingested as
+EVAL_SPLIT = "eval"  # the split evaluate (and the monitor's reference scores) read
 
 
 def load_statistics(stats_dir: str | Path, split: str):

@@ -1,3 +1,3 @@
-"""What the monitoring stages and `mlpipe monitor` share: the served version's monitoring history in
-the registry (`history`), labelled feedback, the retraining data. Imports `mlpipe.registry`,
-`mlpipe.data`, `mlpipe.config`; no stage, no kfp."""
+"""What the monitoring steps and `mlpipe monitor` share: the served version's monitoring history in
+the registry (`history`), labelled feedback and retraining data (`feedback`), data quality against
+the schema (`quality`). Imports `mlpipe.registry`, `mlpipe.data`, `mlpipe.config`; no stage, no kfp."""

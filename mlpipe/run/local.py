@@ -311,6 +311,7 @@ def run_and_summarize(
     config_label: str,
     docker: bool,
     reporter: Reporter | None = None,
+    title: str | None = None,
 ) -> dict:
     """Call a pipeline (or a component loaded from compiled IR) under kfp.local and summarize it.
     kfp.local must be initialized; `docker`: the images' user (uid 1000) writes where kfp.local
@@ -322,7 +323,7 @@ def run_and_summarize(
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     umask = os.umask(0o000) if docker else None
-    reporter.begin(f"mlpipe run: {config_label} -> {run_dir}", f"{logs_dir}/<stage>.log")
+    reporter.begin(title or f"mlpipe run: {config_label} -> {run_dir}", f"{logs_dir}/<stage>.log")
     stopped = None
     try:
         with contextlib.ExitStack() as stack:

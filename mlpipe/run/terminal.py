@@ -165,7 +165,8 @@ def stage_figure(name: str, part: dict[str, Any], metadata: dict[str, dict]) -> 
             shadow = (push.get("serving") or {}).get("target") == "shadow"
             return line + (" to the shadow (mlpipe promote serves it)" if shadow else "")
         return _short("not pushed: " + "; ".join(push.get("reasons") or []))
-    return ""
+    # any other step (the monitoring pipeline's) names its own figure in an output's metadata
+    return next((str(m["figure"]) for m in metadata.values() if m.get("figure")), "")
 
 
 # ---- reporters ---------------------------------------------------------------------------------

@@ -36,12 +36,17 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
 
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:
     """Write a text file through a temporary sibling and a rename."""
+    atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    """Write a file through a temporary sibling and a rename."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; outputs are read by other users (containers)
         os.replace(tmp, target)
     except BaseException:

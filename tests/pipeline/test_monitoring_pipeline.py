@@ -5,6 +5,9 @@ Submission is checked against the recording KFP API server of test_submit.py.
 
 from __future__ import annotations
 
+import base64
+import gzip
+
 import pytest
 import yaml
 from test_submit import FakeKfp, kfp_server  # noqa: F401 (the fixture)
@@ -29,17 +32,28 @@ def monitoring_ir(tmp_path_factory, repo_root):
     return output, spec, platform
 
 
-def test_the_monitoring_ir_runs_monitor_then_retrain(monitoring_ir):
+def test_the_monitoring_ir_is_a_dag_of_the_stages(monitoring_ir):
     _, spec, platform = monitoring_ir
     assert spec["pipelineInfo"]["name"] == "mlpipe-monitoring"
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"monitor", "retrain"}
-    assert tasks["retrain"]["dependentTasks"] == ["monitor"]
-    # every batch is new figures: no task may come back from the cache
-    assert all(
-        task["cachingOptions"] == {} or not task["cachingOptions"].get("enableCache")
-        for task in tasks.values()
-    )
+    steps = {"served-model", "ingest-batch", "statistics", "schema", "validate-batch", "ingest"}
+    assert set(tasks) == {*steps, "predict", "performance", "monitor", "retrain"}
+    after = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
+    assert after["statistics"] == {"ingest-batch"} and after["schema"] == {"served-model"}
+    assert {"statistics", "schema", "served-model"} <= after["validate-batch"]
+    assert {"validate-batch", "predict", "performance"} <= after["monitor"]
+    assert after["retrain"] == {"monitor"}
+    # the shared stages are the training pipeline's own components
+    for stage in ("statistics", "schema", "ingest"):
+        assert tasks[stage]["componentRef"]["name"] == f"comp-{stage}"
+    # every batch is new figures: no task but the reference data's ingest comes from the cache
+    cached = {name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")}
+    assert cached == {"ingest"}
+    # retrain carries the training pipeline's IR: it submits it, importing no pipeline code
+    carried = tasks["retrain"]["inputs"]["parameters"]["training_pipeline"]["runtimeValue"]["constant"]
+    assert len(carried) < 64_000  # a task's inputs are one argument of its command: 128 KB at most
+    ir = gzip.decompress(base64.b64decode(carried)).decode()
+    assert next(yaml.safe_load_all(ir))["pipelineInfo"]["name"] == "mlpipe-training"
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert set(parameters) == {"config", "batch", "labels", "kfp_host"}
     assert parameters["kfp_host"]["defaultValue"] == IN_CLUSTER_KFP
@@ -47,11 +61,11 @@ def test_the_monitoring_ir_runs_monitor_then_retrain(monitoring_ir):
     outputs = spec["components"]["comp-monitor"]["outputDefinitions"]["artifacts"]
     assert outputs["dashboard"]["artifactType"]["schemaTitle"] == "system.HTML"
     assert outputs["metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
-    # both stages reach the registry with the credentials Secret, by name only
+    # every step reaches the registry with the credentials Secret, by name only
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert {"exec-monitor", "exec-retrain"} <= set(executors)
-    for executor in ("exec-monitor", "exec-retrain"):
-        assert executors[executor]["secretAsEnv"], executor
+    assert set(executors) == {f"exec-{name}" for name in tasks}
+    for executor in executors.values():
+        assert executor["secretAsEnv"], executor
 
 
 def test_the_monitoring_pipeline_is_submitted_with_its_batch(kfp_server, monitoring_ir, capsys):  # noqa: F811

@@ -61,6 +61,18 @@ def on_s3(tmp_path, s3_server, adult, write_config):
     return config, registry, environ, history, bucket
 
 
+@pytest.fixture
+def training_package(tmp_path, on_s3):
+    """The training IR as the monitoring pipeline carries it to its retrain step."""
+    import base64
+
+    from mlpipe.pipelines.monitoring import training_ir
+
+    path = tmp_path / "training_pipeline.yaml"
+    path.write_bytes(gzip.decompress(base64.b64decode(training_ir(on_s3[0]))))
+    return path
+
+
 RECORD = {
     "key": "20261123T120000000000Z-0a1b2c3d",
     "decision": {"retrain": True, "reasons": ["drift:age: ..."]},
@@ -71,15 +83,17 @@ def test_auto_retrain_submits_a_training_run_on_the_data_plus_the_labelled_feedb
     tmp_path,
     on_s3,
     kfp_server,  # noqa: F811
+    training_package,
 ):
     config, registry, environ, history, bucket = on_s3
-    result = act(config, RECORD, environ, kfp_server.url, tmp_path / "work")
+    result = act(config, RECORD, environ, kfp_server.url, tmp_path / "work", training_package)
     assert result["action"] == "submitted" and result["run"].endswith("/#/runs/details/run-42")
     data = result["train_data"]
     assert data == f"s3://{bucket}/registry/{MODEL}/_monitoring/1/retrain/{RECORD['key']}.csv.gz"
     (run,) = kfp_server.posted("/apis/v2beta1/runs")
     parameters = run["body"]["runtime_config"]["parameters"]
     assert parameters["train_data"] == data
+    assert parameters["config"] == config.run_input()  # the monitoring run's own config
     assert run["body"]["display_name"] == f"retrain-{RECORD['key']}"
     spec = run["body"]["pipeline_spec"].get("pipeline_spec", run["body"]["pipeline_spec"])
     assert spec["pipelineInfo"]["name"] == "mlpipe-training"
@@ -92,16 +106,22 @@ def test_auto_retrain_submits_a_training_run_on_the_data_plus_the_labelled_feedb
     assert not history.create(f"retrain/{RECORD['key']}.csv.gz", b"other")
 
 
-def test_manual_retrain_records_the_decision_and_submits_nothing(tmp_path, on_s3, kfp_server):  # noqa: F811
+def test_manual_retrain_records_the_decision_and_submits_nothing(
+    tmp_path, on_s3, kfp_server, training_package
+):  # noqa: F811
     config, registry, environ, _, _ = on_s3
+    package = training_package
     manual = config.model_copy(
         update={"monitoring": config.monitoring.model_copy(update={"retrain": "manual"})}
     )
-    result = act(manual, RECORD, environ, kfp_server.url, tmp_path / "work", registry=registry)
+    result = act(manual, RECORD, environ, kfp_server.url, tmp_path / "work", package, registry=registry)
     assert result == {"action": "recorded", "reasons": RECORD["decision"]["reasons"], "run": None}
     assert kfp_server.requests == []
-    no = act(config, {**RECORD, "decision": {"retrain": False}}, environ, kfp_server.url, tmp_path)
+    no = act(config, {**RECORD, "decision": {"retrain": False}}, environ, kfp_server.url, tmp_path, package)
     assert no["action"] == "none" and kfp_server.requests == []
+    # no KFP host (`mlpipe monitor` on this machine): a due retraining is recorded, not sent
+    local = act(config, RECORD, environ, "", tmp_path / "work", package, registry=registry)
+    assert local["action"] == "recorded" and kfp_server.requests == []
 
 
 def test_the_history_on_s3_is_append_only_and_ordered(on_s3):

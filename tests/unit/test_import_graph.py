@@ -140,3 +140,13 @@ def test_a_planted_stage_to_stage_import_fails_the_check(tmp_path):
         "components/push/core.py: mlpipe.components.push.core imports mlpipe.components.evaluate.core"
         " (a stage imports another stage)"
     ]
+
+
+def test_every_package_folder_is_installed():
+    """pyproject's explicit package list names every folder with an `__init__.py`: a stage
+    left out installs in editable mode (this checkout) and is missing from the images."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {module_name(init) for folder in FOLDERS.values() for init in folder.rglob("__init__.py")}
+    assert found - listed == set(), "add to [tool.setuptools] packages in pyproject.toml"

@@ -1,4 +1,5 @@
-"""Monitoring a served model batch by batch: signals, history, decision, dashboard.
+"""Monitoring a served model batch by batch: signals, history, decision, dashboard; every batch
+through the monitoring pipeline under kfp.local, step by step.
 
 The served model is the shared one (tests/unit/conftest.py: 16,000 Adult rows, evaluated with
 TFMA, pushed with its statistics). Batches are rows of the real Adult test file after the 3,000
@@ -7,7 +8,9 @@ its eval split holds, with an `id` column; labels arrive one batch late.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import shutil
 import subprocess
 import types
@@ -18,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlpipe.components.monitor.core import history_records, monitor_batch
+from mlpipe.components.monitor.core import history_records
 from mlpipe.components.monitor.dashboard import render_dashboard
 from mlpipe.config.io import load_config
 from mlpipe.errors import UserInputError
@@ -28,6 +31,16 @@ from mlpipe.registry.local import LocalRegistry
 BATCH_ROWS = 2_000
 FIRST_ROW = 3_000  # the eval split of the served model is the file's first 3,000 rows
 LABEL = "Y"
+BEFORE = Path(__file__).parents[1] / "data" / "monitoring_before.json"  # the one-step monitor's records
+_RUNS = itertools.count()
+
+
+def monitor_batch(config, batch: str, labels: str | None = None, root: Path | None = None) -> dict:
+    """The monitoring pipeline on one batch, as `mlpipe monitor` runs it (its own run folder)."""
+    from mlpipe.run.monitoring import monitor_batch as run
+
+    root = root or Path(config.registry.uri).parent
+    return run(config, batch, labels, root / "monitor-runs" / str(next(_RUNS)))
 
 
 def _monitored(tmp_path, served_model, adult_examples, write_config):
@@ -121,7 +134,7 @@ def sequence(tmp_path_factory, served_model, adult_examples, write_config, test_
     for index, (change, labelled) in enumerate(SEQUENCE):
         batch, _ = _write_batch(tmp_path / "data", index, test_rows, change)
         labels = None if labelled is None else tmp_path / "data" / f"labels{labelled}.csv"
-        records.append(monitor_batch(config, str(batch), {}, labels=str(labels) if labels else None))
+        records.append(monitor_batch(config, str(batch), labels=str(labels) if labels else None))
     snapshot = tmp_path / "registry-after-sequence"  # as the sequence left it; later tests add to `registry`
     shutil.copytree(registry, snapshot)
     return types.SimpleNamespace(
@@ -174,6 +187,32 @@ def test_a_drifting_sequence_alarms_then_decides_to_retrain(sequence):
     assert page.count('id="chart-drift-') == len(config.feature_keys)
 
 
+def _same(before, after, where="record"):
+    """Equal, numbers to 1e-6 (the figures of one computation moved from one step to several)."""
+    if isinstance(before, dict):
+        assert set(before) == set(after), (where, sorted(set(before) ^ set(after)))
+        for key in before:
+            _same(before[key], after[key], f"{where}.{key}")
+    elif isinstance(before, list):
+        assert len(before) == len(after), where
+        for i, (b, a) in enumerate(zip(before, after, strict=True)):
+            _same(b, a, f"{where}[{i}]")
+    elif isinstance(before, float) and not isinstance(after, bool):
+        assert math.isclose(before, after, rel_tol=1e-6, abs_tol=1e-6), (where, before, after)
+    else:
+        assert before == after, (where, before, after)
+
+
+def test_the_pipeline_reaches_the_one_step_monitors_records_on_the_same_batches(sequence):
+    """The sequence's records as the single-container monitor wrote them before the monitoring
+    pipeline was split into its stages (tests/data/monitoring_before.json): every figure, every
+    crossed bound and every decision the same."""
+    before = json.loads(BEFORE.read_text())
+    assert len(before) == len(sequence.records)
+    for i, (old, new) in enumerate(zip(before, sequence.records, strict=True)):
+        _same(old, {k: v for k, v in new.items() if k not in ("key", "at", "data")}, f"batch {i}")
+
+
 def served_auc(registry, config) -> float:
     return LocalRegistry(registry).metadata(config.model_name, 1)["overall_auc"]
 
@@ -181,7 +220,7 @@ def served_auc(registry, config) -> float:
 def test_nothing_served_is_one_clear_error(tmp_path, write_config, adult):
     config = load_config(write_config(tmp_path / "c", {"registry.uri": str(tmp_path / "empty")}))
     with pytest.raises(UserInputError, match="nothing serves adult_income"):
-        monitor_batch(config, str(adult.test), {})
+        monitor_batch(config, str(adult.test), root=tmp_path)
 
 
 def test_labels_without_an_id_column_are_refused(tmp_path, monitored, test_rows):
@@ -191,7 +230,7 @@ def test_labels_without_an_id_column_are_refused(tmp_path, monitored, test_rows)
     bad = tmp_path / "bad-labels.csv"
     pd.read_csv(labels).drop(columns=["id"]).to_csv(bad, index=False)
     with pytest.raises(UserInputError, match="column 'id' is not in the labels file"):
-        monitor_batch(config, str(batch), {}, labels=str(bad))
+        monitor_batch(config, str(batch), labels=str(bad))
     # nothing was appended for the refused batch
     assert History(LocalRegistry(config.registry.uri), config.model_name, 1).records() == []
 
@@ -258,13 +297,16 @@ def test_mlpipe_monitor_shows_steps_and_the_verdict_and_exits_1_when_retraining_
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     lines = captured.out.splitlines()
-    for step in ("ingest", "validate", "predict", "dashboard"):  # one quiet line per step
+    steps = ("served_model", "ingest_batch", "statistics", "schema", "validate_batch", "ingest", "predict")
+    for step in (*steps, "performance", "monitor", "retrain"):  # one quiet line per pipeline step
         assert any(line.startswith("✓") and f" {step} " in line for line in lines), (step, lines)
     assert "verdict: retrain" in captured.out and "drift:age" in captured.out
     assert "retraining is due: run again with --retrain" in captured.out
     record = json.loads((output / "record.json").read_text())
     assert record["decision"]["streaks"]["drift:age"] >= 3
-    assert (output / "dashboard.html").is_file() and (tmp_path / "report.log").is_file()
+    assert (output / "dashboard.html").is_file()
+    for step in ("ingest_batch", "validate_batch", "predict", "monitor"):  # each step its own log
+        assert (output / "logs" / f"{step}.log").stat().st_size > 0, step
 
 
 @pytest.mark.slow
