@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--wait", type=float, help=WAIT_HELP)
     rollback.set_defaults(func=cmd_rollback)
 
-    promote = sub.add_parser(
+    promote = add_command(
         "promote",
         help="KServe: send 100 %% of the traffic to the canary revision (shadow: serve the shadow's version)",
     )
