@@ -107,8 +107,11 @@ def test_auto_retrain_submits_a_training_run_on_the_data_plus_the_labelled_feedb
 
 
 def test_manual_retrain_records_the_decision_and_submits_nothing(
-    tmp_path, on_s3, kfp_server, training_package
-):  # noqa: F811
+    tmp_path,
+    on_s3,
+    kfp_server,  # noqa: F811
+    training_package,
+):
     config, registry, environ, _, _ = on_s3
     package = training_package
     manual = config.model_copy(
