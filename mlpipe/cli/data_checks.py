@@ -39,7 +39,9 @@ def no_step(name: str) -> AbstractContextManager[dict]:
 
 
 def generate_schema(config_path: str, output: str | None = None) -> Path:
-    """Infer and curate a schema from the config's train data; writes `schema_path` (or `output`)."""
+    """Infer and curate a schema from the rows the pipeline infers from (the train file, or its
+    train split by the same hash when the config names no eval file); writes `schema_path`
+    (or `output`)."""
     config = load_config(config_path)
     target = (
         Path(output)
@@ -47,7 +49,7 @@ def generate_schema(config_path: str, output: str | None = None) -> Path:
         else Path(config.schema_path or Path(config_path).resolve().parent / "schema.pbtxt")
     )
     with tempfile.TemporaryDirectory(prefix="mlpipe-schema-") as tmp:
-        ingest(config, Path(tmp) / "examples", os.environ, sources={TRAIN: config.data.train})
+        ingest(config, Path(tmp) / "examples", os.environ)  # the pipeline's splits, hash split included
         compute_statistics(Path(tmp) / "examples", Path(tmp) / "statistics", beam=config.beam)
         schema = infer_schema(load_statistics(Path(tmp) / "statistics", TRAIN), config)
     write_schema(schema, target)

@@ -58,11 +58,26 @@ def _print_summary_table(summary: dict) -> None:
     if summary["status"] != "succeeded":
         outcome = "INTERRUPTED" if summary["status"] == "interrupted" else "FAILED"
         print(f"\n{outcome} at stage {summary['failed_stage']}: {summary['error']}")
-        for anomaly in summary.get("anomalies", []):
-            print(f"  - {anomaly['feature']}: {anomaly['kind']}: {anomaly['description']}")
+        for anomaly in summary.get("anomalies", []):  # those the error does not already say
+            if anomaly["description"] not in (summary["error"] or ""):
+                print(f"  - {anomaly['feature']}: {anomaly['kind']}: {anomaly['description']}")
         failed = next((s for s in summary["stages"] if s["name"] == summary["failed_stage"]), {})
         if failed.get("log"):
             print(f"log: {failed['log']}")
+
+
+# `mlpipe run`'s exit status (docs/cli.md): what a script or CI job can tell apart
+EXIT_PUSHED, EXIT_INTERNAL, EXIT_USER_ERROR, EXIT_NOT_PUSHED = 0, 1, 2, 3
+
+
+def run_exit_status(summary: dict) -> int:
+    """0 the model was pushed; 3 the run succeeded but pushed nothing (not blessed); 2 a user
+    error (bad config or data, rejected by validation); 1 an internal failure; 128+N on signal N."""
+    if summary["status"] == "interrupted":
+        return summary["exit_code"]  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
+    if summary["status"] != "succeeded":
+        return EXIT_USER_ERROR if summary.get("error_kind") == "user" else EXIT_INTERNAL
+    return EXIT_PUSHED if summary.get("push", {}).get("pushed") else EXIT_NOT_PUSHED
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -85,9 +100,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nrun directory: {run_dir}\nsummary: {run_dir / 'summary.json'}")
     for path in summary.get("reports", {}).values():
         print(f"report: {path}")
-    if summary["status"] == "interrupted":
-        return summary["exit_code"]  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
-    return 0 if summary["status"] == "succeeded" else 1
+    status = run_exit_status(summary)
+    if status == EXIT_NOT_PUSHED:
+        reasons = "; ".join(summary.get("push", {}).get("reasons") or []) or "see summary.json"
+        print(f"\nnot pushed (exit {status}): {reasons}")
+    return status
 
 
 def _run_package(args: argparse.Namespace, reporter):
@@ -122,8 +139,8 @@ def _run_package(args: argparse.Namespace, reporter):
 def cmd_schema(args: argparse.Namespace) -> int:
     from mlpipe.cli.data_checks import generate_schema
 
-    if not args.write:
-        print("nothing written: pass --write to (re)generate the curated schema", file=sys.stderr)
+    if not (args.write or args.output):
+        print("nothing written: pass --write (to the config's schema_path) or --output FILE", file=sys.stderr)
         return 2
     print(f"wrote {generate_schema(args.config, args.output)}")
     return 0
@@ -238,10 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--eval-data", help="override the config's eval data location")
     run.set_defaults(func=cmd_run)
 
-    schema = add_command("schema", help="generate a curated schema starting point from the train data")
+    schema = add_command(
+        "schema", help="generate a curated schema starting point from the train split the pipeline uses"
+    )
     schema.add_argument("--config", default=DEFAULT_CONFIG, help="dataset config YAML")
     schema.add_argument("--write", action="store_true", help="write the schema (to the config's schema_path)")
-    schema.add_argument("--output", help="write here instead of the config's schema_path")
+    schema.add_argument("--output", help="write the schema here (instead of the config's schema_path)")
     schema.set_defaults(func=cmd_schema)
 
     validate = add_command(

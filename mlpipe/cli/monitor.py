@@ -66,7 +66,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace, config) -> int:
     """The training pipeline on the configured training data plus the labelled feedback."""
-    from mlpipe.cli.main import _print_summary_table
+    from mlpipe.cli.main import _print_summary_table, run_exit_status
     from mlpipe.monitoring.feedback import retraining_data
     from mlpipe.registry.access import open_registry
     from mlpipe.run.local import run_pipeline
@@ -86,5 +86,4 @@ def _retrain(args: argparse.Namespace, config) -> int:
     )
     _print_summary_table(summary)
     print(f"\nrun directory: {run_dir}")
-    pushed = summary.get("push", {}).get("pushed")
-    return 0 if summary["status"] == "succeeded" and pushed else 1
+    return run_exit_status(summary)  # as `mlpipe run`'s: 0 pushed, 3 not pushed, 2 user error

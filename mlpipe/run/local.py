@@ -33,6 +33,8 @@ from mlpipe.run.terminal import (
     StageOutput,
     error_message,
     error_tail,
+    is_user_error,
+    negative_outcome,
     parse_progress,
     stage_figure,
 )
@@ -135,17 +137,19 @@ def record_stages(
         record["task_root"] = task_root
         if not ok:
             record["error"] = error_from_output(lines)
+            record["user_error"] = is_user_error(lines)
         records.append(record)
         if ok:
             part: dict[str, Any] = {}
             for piece in summary_parts(record):
                 _merge(part, piece)
             figure = stage_figure(name, part, _metadata(outputs))
+            negative = negative_outcome(name, part)
+            reporter.finished(name, True, seconds, figure, None, [], negative=negative)
+        elif record["user_error"]:  # one line, in the summary; the traceback stays in the log
+            reporter.finished(name, False, seconds, "", log_path, [])
         else:
-            figure = record["error"]
-        reporter.finished(
-            name, ok, seconds, figure, None if ok else log_path, [] if ok else error_tail(lines)
-        )
+            reporter.finished(name, False, seconds, record["error"], log_path, error_tail(lines))
         log.debug("stage %s: %s in %.1f s", name, record["status"], seconds)
         return outputs, task_status
 
@@ -178,6 +182,7 @@ def build_summary(records: list[dict[str, Any]], run_dir: Path, config_path: str
         "status": "failed" if failed else "succeeded",
         "failed_stage": failed["name"] if failed else None,
         "error": failed["error"] if failed else None,
+        "error_kind": None if not failed else "user" if failed.get("user_error") else "internal",
         "run_dir": str(run_dir),
         "config": config_path,
         "wall_seconds": round(wall, 2),

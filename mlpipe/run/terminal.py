@@ -82,6 +82,29 @@ def error_message(lines: list[str]) -> str | None:
 _FRAMING = re.compile(r"^\d\d:\d\d:\d\d\.\d+ - (INFO|ERROR) - |^-{20,}$")
 
 
+USER_ERRORS = ("UserInputError", "RowError")  # mlpipe.errors: what the user can fix, said in one line
+
+
+def is_user_error(lines: list[str]) -> bool:
+    """Whether the last exception a task printed is one of ours that names what to fix."""
+    index = last_error_index(lines)
+    if index is None:
+        return False
+    match = ERROR_LINE.match(lines[index])
+    return match is not None and match.group(1) in USER_ERRORS
+
+
+def negative_outcome(name: str, part: dict[str, Any]) -> bool:
+    """A stage that succeeded with a verdict against the model: not blessed, not pushed."""
+    if name == "evaluate":
+        return part.get("blessing", {}).get("blessed") is False
+    if name == "infra_validate":
+        return part.get("infra", {}).get("blessed") is False
+    if name == "push":
+        return part.get("push", {}).get("pushed") is False
+    return False
+
+
 def error_tail(lines: list[str], count: int = TAIL_LINES) -> list[str]:
     """The last lines of a failed task's error: the traceback's end up to the exception line,
     else the last lines it printed (without kfp.local's framing)."""
@@ -129,15 +152,20 @@ def stage_figure(name: str, part: dict[str, Any], metadata: dict[str, dict]) -> 
         )
     if name == "validate" and "validation" in part:
         counts = part["validation"]
-        text = f"{counts.get('anomalies', 0)} anomalies, max drift {_number(counts.get('max_drift'), 3)}"
-        blocking = counts.get("blocking_anomalies", 0)
-        return text + (f", {blocking} blocking" if blocking else "")
+        found, blocking = counts.get("anomalies", 0), counts.get("blocking_anomalies", 0)
+        warnings = found - blocking
+        kinds = [f"{blocking} blocking"] * bool(blocking) + [
+            f"{warnings} warning{'s' * (warnings != 1)}"
+        ] * bool(warnings)
+        text = f"{found} anomal{'y' if found == 1 else 'ies'}" + (f" ({', '.join(kinds)})" if kinds else "")
+        return f"{text}, max drift {_number(counts.get('max_drift'), 3)}"
     if name == "validation_gate":
         return "passed"
     if name == "tune" and "tuning" in part:
         tuning = part["tuning"]
         if not tuning.get("tuned"):
-            return "off: the config's hyperparameters"
+            why = f" ({tuning['off_because']})" if tuning.get("off_because") else ""
+            return f"off{why}: the config's hyperparameters"
         return f"{tuning.get('trials')} trials, best val AUC {_number(tuning.get('best_score'))}"
     if name == "train" and "training" in part:
         training = part["training"]
@@ -188,9 +216,17 @@ class Reporter:
         pass
 
     def finished(
-        self, name: str, ok: bool, seconds: float, figure: str, log: Path | None, tail: list[str]
+        self,
+        name: str,
+        ok: bool,
+        seconds: float,
+        figure: str,
+        log: Path | None,
+        tail: list[str],
+        negative: bool = False,
     ) -> None:
-        pass
+        """`ok`: the stage succeeded; `negative`: with a verdict against the model (not blessed,
+        not pushed). A failed stage's `figure` is its error; `tail` the traceback's end."""
 
     def close(self) -> None:
         pass
@@ -239,21 +275,29 @@ class TerminalReporter(Reporter):
             self._bar.update(self._tasks[name], completed=mark.done, total=mark.total, mark=str(mark))
 
     def finished(
-        self, name: str, ok: bool, seconds: float, figure: str, log: Path | None, tail: list[str]
+        self,
+        name: str,
+        ok: bool,
+        seconds: float,
+        figure: str,
+        log: Path | None,
+        tail: list[str],
+        negative: bool = False,
     ) -> None:
         from rich.text import Text
 
         if self._bar is not None and name in self._tasks:
             self._bar.remove_task(self._tasks.pop(name))
             self._bar.refresh()  # no stale bar of this stage above its line
+        mark = ("! ", "bold yellow") if ok and negative else ("✓ ", "green") if ok else ("✗ ", "bold red")
         line = Text.assemble(
-            ("✓ " if ok else "✗ ", "green" if ok else "bold red"),
+            mark,
             (f"{name:<{NAME_WIDTH}}", "bold" if not ok else ""),
             (f"{seconds:6.1f} s  ", "dim"),
-            # a failed stage's whole error follows in the tail and the summary
+            # a failed stage's whole error follows once, in the summary
             (
                 figure if ok else "FAILED" + (f": {_short(figure, 100)}" if figure else ""),
-                "" if ok else "red",
+                "yellow" if negative else "" if ok else "red",
             ),
         )
         self._print(line)

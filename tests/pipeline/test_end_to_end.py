@@ -168,10 +168,14 @@ def test_an_impossible_auc_threshold_blocks_the_push_and_the_registry_commands(
     )
     code, terminal, summary, run_dir = _mlpipe_run(config, root / "runs", "--verbose")
 
-    assert code == 0 and summary["status"] == "succeeded", (summary["failed_stage"], summary["error"])
+    # a run that pushed nothing exits 3, so a script or CI job tells it from a pushed model (0)
+    assert code == 3 and summary["status"] == "succeeded", (summary["failed_stage"], summary["error"])
+    assert "not pushed (exit 3): model not blessed: " in terminal
     # --verbose shows everything, as kfp.local prints it, besides the stage lines; logs as always
     assert "Got executor_input" in terminal and "Executing task" in terminal and "Epoch 1/2" in terminal
-    assert any(line.startswith("✓ evaluate ") for line in terminal.splitlines())
+    # not blessed, not pushed: the stages succeeded with a verdict against the model, marked "!"
+    assert any(line.startswith("! evaluate ") for line in terminal.splitlines()), terminal
+    assert any(line.startswith("! push ") for line in terminal.splitlines()), terminal
     assert "Got executor_input" in (run_dir / "logs" / "evaluate.log").read_text()
     assert list(_stages(summary)) == STAGES
     assert summary["blessing"]["blessed"] is False

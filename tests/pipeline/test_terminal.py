@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from kfp import dsl, local
 
-from mlpipe.cli.main import _print_summary_table, build_parser
+from mlpipe.cli.main import _print_summary_table, build_parser, run_exit_status
 from mlpipe.run.local import run_and_summarize
 from mlpipe.run.terminal import (
     ProgressMark,
@@ -47,9 +47,19 @@ def failing(n: int):
     raise UserInputError(f"column 'x' has value {n}, which is not allowed")
 
 
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def crashing(n: int):
+    raise KeyError(f"bucket-{n}")  # a bug of ours, not the user's
+
+
 @dsl.pipeline(name="toy")
 def toy(n: int):
     failing(n=counting(n=n).output)
+
+
+@dsl.pipeline(name="toy-crash")
+def toy_crash(n: int):
+    crashing(n=n)
 
 
 class Recording(TerminalReporter):
@@ -68,7 +78,7 @@ class Recording(TerminalReporter):
         return self.console.file.getvalue()
 
 
-def _run(tmp_path: Path, verbose: bool) -> tuple[dict, Recording, Path]:
+def _run(tmp_path: Path, verbose: bool, pipeline=toy) -> tuple[dict, Recording, Path]:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     local.init(
@@ -77,7 +87,7 @@ def _run(tmp_path: Path, verbose: bool) -> tuple[dict, Recording, Path]:
         raise_on_error=False,
     )
     reporter = Recording(verbose=verbose)
-    summary = run_and_summarize(toy, {"n": 3}, run_dir, "toy.yaml", docker=False, reporter=reporter)
+    summary = run_and_summarize(pipeline, {"n": 3}, run_dir, "toy.yaml", docker=False, reporter=reporter)
     return summary, reporter, run_dir
 
 
@@ -92,12 +102,9 @@ def test_a_run_shows_one_line_per_stage_and_logs_everything(quiet_run, capfd):
     lines = reporter.text.splitlines()
     assert lines[0].startswith(f"mlpipe run: toy.yaml -> {run_dir}") and str(logs) in lines[0]
     assert lines[1].startswith("✓ counting ")
-    assert lines[2].startswith("✗ failing ")
-    assert lines[2].endswith("FAILED: column 'x' has value 3, which is not allowed")
-    assert lines[3] == f"  log: {logs / 'failing.log'}"
-    tail = lines[4:]
-    assert 1 <= len(tail) <= 8 and all(line.startswith("  | ") for line in tail)
-    assert tail[-1] == "  | mlpipe.errors.UserInputError: column 'x' has value 3, which is not allowed"
+    # a user error: the stage line and its log, no traceback; its one line is the summary's error
+    assert lines[2].startswith("✗ failing ") and lines[2].endswith(" FAILED")
+    assert lines[3:] == [f"  log: {logs / 'failing.log'}"]
     assert "executor_input" not in reporter.text and "Executing task" not in reporter.text
     assert "executor_input" not in capfd.readouterr().out  # nothing leaked past the reporter
 
@@ -116,12 +123,24 @@ def test_a_run_shows_one_line_per_stage_and_logs_everything(quiet_run, capfd):
     # summary.json keeps what it had, plus where the logs are
     assert summary["status"] == "failed" and summary["failed_stage"] == "failing"
     assert summary["error"] == "column 'x' has value 3, which is not allowed"
+    assert summary["error_kind"] == "user" and run_exit_status(summary) == 2
     assert summary["logs"] == str(logs)
     assert [(s["name"], s["status"], s["log"]) for s in summary["stages"]] == [
         ("counting", "succeeded", str(logs / "counting.log")),
         ("failing", "failed", str(logs / "failing.log")),
     ]
     json.dumps(summary, default=str)
+
+
+def test_an_unexpected_exception_shows_the_end_of_its_traceback(tmp_path):
+    summary, reporter, run_dir = _run(tmp_path, verbose=False, pipeline=toy_crash)
+    lines = reporter.text.splitlines()
+    assert lines[1].startswith("✗ crashing ") and lines[1].endswith("FAILED: KeyError: 'bucket-3'")
+    assert lines[2] == f"  log: {run_dir / 'logs' / 'crashing.log'}"
+    tail = lines[3:]
+    assert 1 <= len(tail) <= 8 and all(line.startswith("  | ") for line in tail)
+    assert tail[-1] == "  | KeyError: 'bucket-3'"
+    assert summary["error_kind"] == "internal" and run_exit_status(summary) == 1
 
 
 def test_the_summary_of_a_failed_run_names_the_stage_log(quiet_run, capsys):
@@ -198,9 +217,11 @@ def test_error_tail_is_the_end_of_the_traceback():
         ("schema", {}, {"schema": {"origin": "curated"}}, "curated (the config's)"),
         ("schema", {}, {"schema": {"origin": "curated:/x/configs/adult.schema.pbtxt"}}, "curated adult.schema.pbtxt"),
         ("validate", {"validation": {"anomalies": 0, "max_drift": 0.0712}}, {}, "0 anomalies, max drift 0.071"),
-        ("validate", {"validation": {"anomalies": 2, "blocking_anomalies": 1, "max_drift": 0.2}}, {}, "2 anomalies, max drift 0.200, 1 blocking"),
+        ("validate", {"validation": {"anomalies": 2, "blocking_anomalies": 1, "max_drift": 0.2}}, {}, "2 anomalies (1 blocking, 1 warning), max drift 0.200"),
+        ("validate", {"validation": {"anomalies": 1, "blocking_anomalies": 0, "max_drift": 0.01}}, {}, "1 anomaly (1 warning), max drift 0.010"),
         ("tune", {"tuning": {"tuned": True, "trials": 5, "best_score": 0.91234}}, {}, "5 trials, best val AUC 0.9123"),
         ("tune", {"tuning": {"tuned": False}}, {}, "off: the config's hyperparameters"),
+        ("tune", {"tuning": {"tuned": False, "off_because": "tuning.search_space is empty"}}, {}, "off (tuning.search_space is empty): the config's hyperparameters"),
         ("train", {"training": {"metrics": {"eval_auc": 0.9111}, "epochs_run": 6}}, {}, "eval AUC 0.9111, 6 epochs"),
         ("evaluate", {"blessing": {"blessed": True}, "metrics": {"overall": {"auc": 0.9}}}, {}, "AUC 0.9000, blessed"),
         ("evaluate", {"blessing": {"blessed": False, "reasons": ["auc 0.90 < 0.999"]}, "metrics": {}}, {}, "AUC n/a, NOT blessed: auc 0.90 < 0.999"),
