@@ -39,7 +39,7 @@ def crossed_signals(config: DatasetConfig, record: dict) -> list[dict]:
             m.max_missing_increase,
             f"missing fraction of {feature} over training's",
         )
-    for kind, bound in (("unseen", m.max_unseen_fraction),):
+    for kind, bound in (("unseen", config.validation.max_unseen_fraction),):
         for feature, value in sorted(quality[kind].items()):
             _over(
                 crossed, f"{kind}:{feature}", value, bound, f"{kind.replace('_', ' ')} fraction of {feature}"

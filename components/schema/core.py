@@ -23,13 +23,18 @@ from mlpipe.storage.atomic import atomic_dir, atomic_write_text
 
 log = logging.getLogger(__name__)
 
+# TFDV's infer_schema gives a category column a value domain up to this many distinct values
+MAX_INFERRED_DOMAIN = 100
+
 
 def infer_schema(train_stats, config: DatasetConfig):
     """Infer a schema from train statistics, with the curation a person would start from."""
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    schema = tfdv.infer_schema(train_stats, infer_feature_shape=False)
+    schema = tfdv.infer_schema(
+        train_stats, infer_feature_shape=False, max_string_domain_size=MAX_INFERRED_DOMAIN
+    )
     schema.default_environment[:] = [TRAINING, SERVING]
     stats = {f.path.step[0]: f for f in train_stats.datasets[0].features}
     for feature in schema.feature:
@@ -44,13 +49,36 @@ def infer_schema(train_stats, config: DatasetConfig):
                 feature.float_domain.min = 0.0
             feature.float_domain.disallow_nan = True  # TFDV flags NaN and infinities
             feature.float_domain.disallow_inf = True
-        if name in config.features.categorical and not feature.HasField("domain"):
-            log.warning("categorical feature %s has no inferred domain (too many values?)", name)
+        if name in config.features.categorical:
+            _tolerate_unseen(feature, stats[name], config)
         feature.value_count.min, feature.value_count.max = 1, 1
     for domain in schema.string_domain:
         domain.value[:] = sorted(domain.value)
     assert isinstance(schema, schema_pb2.Schema)
     return schema
+
+
+def _tolerate_unseen(feature, stats, config: DatasetConfig) -> None:
+    """A category domain accepts unseen values up to 1 - `validation.min_domain_mass` of the
+    rows; a column TFDV found integer-coded keeps its int domain (any integer is a valid code)."""
+    kind = feature.WhichOneof("domain_info")
+    if kind in ("domain", "string_domain"):
+        if config.validation.min_domain_mass < 1.0:
+            feature.distribution_constraints.min_domain_mass = config.validation.min_domain_mass
+    elif kind == "int_domain":
+        log.info(
+            "categorical feature %s holds integer codes: TFDV checks they are integers, not which; "
+            "curate a string domain in a schema to check the codes",
+            feature.name,
+        )
+    else:
+        log.warning(
+            "categorical feature %s has %d distinct values (TFDV infers a domain up to %d): unseen "
+            "values are not checked; curate a domain in a schema (mlpipe schema --write) to check them",
+            feature.name,
+            stats.string_stats.unique,
+            MAX_INFERRED_DOMAIN,
+        )
 
 
 def write_schema(schema, path: str | Path) -> None:

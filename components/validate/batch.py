@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlpipe.components.validate.core import validate_statistics
+from mlpipe.components.validate.domains import UNSEEN_TOLERATED
 from mlpipe.config.dataset import DatasetConfig
 from mlpipe.data.artifacts import BATCH, SERVING, TRAINING, load_schema, load_statistics
 from mlpipe.data.csv_source import read_csv
@@ -37,7 +38,7 @@ def _figures(config: DatasetConfig, schema, batch_stats, served_stats: Path) -> 
     anomalies = [
         {"feature": a.feature, "kind": a.kind, "description": a.description}
         for a in result.anomalies
-        if not a.kind.startswith("COMPARATOR_")
+        if not a.kind.startswith("COMPARATOR_") and a.kind != UNSEEN_TOLERATED
     ]
     return by["drift"], by["skew"], anomalies
 

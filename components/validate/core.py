@@ -26,6 +26,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlpipe.components.validate import domains
 from mlpipe.components.validate.verdict import VERDICT_FILE
 from mlpipe.config.dataset import DatasetConfig
 from mlpipe.data.artifacts import SERVING, TRAINING
@@ -194,7 +195,9 @@ def validate_statistics(
     for split, stats in current.items():
         proto = tfdv.validate_statistics(stats, schema, environment=splits[split])
         protos[split] = proto
-        anomalies += _anomalies_of(proto, split, only_comparators=False, blocking=True)
+        anomalies += _with_unseen_values(
+            config, _anomalies_of(proto, split, only_comparators=False, blocking=True), schema, stats, split
+        )
     compared = with_comparators(schema, config)
     warn_drift = config.validation.drift_action == "warn"
     if drift_baseline is not None:
@@ -213,6 +216,30 @@ def validate_statistics(
         anomalies += _anomalies_of(proto, f"{serving} skew", only_comparators=True, blocking=not warn_drift)
         distances += [d for d in _distances(proto) if d.comparison == "skew"]
     return ValidationResult(anomalies, distances, protos)
+
+
+def _with_unseen_values(
+    config: DatasetConfig, found: list[Anomaly], schema, stats, split: str
+) -> list[Anomaly]:
+    """TFDV's anomalies of a split, a blocking unseen-values one with a way out, plus a warning
+    naming the unseen values a domain tolerates (`domains.py`)."""
+    unseen = domains.unseen_values(schema, stats)
+    out = []
+    for a in found:
+        if a.kind == domains.UNEXPECTED:
+            a = dataclasses.replace(
+                a, description=f"{a.description.strip()} {domains.way_out(config.validation.min_domain_mass)}"
+            )
+        out.append(a)
+    blocked = {a.feature for a in found if a.kind == domains.UNEXPECTED}
+    for feature, (share, allowed, values) in sorted(unseen.items()):
+        if feature not in blocked:
+            description = (
+                f"{share:.2%} of the values are not in the domain (tolerated up to {allowed:.2%}: "
+                f"validation.min_domain_mass): {domains.describe(values)}"
+            )
+            out.append(Anomaly(feature, domains.UNSEEN_TOLERATED, description, split, blocking=False))
+    return out
 
 
 def render_report(result: ValidationResult, title: str) -> str:

@@ -93,6 +93,15 @@ class ValidationConfig(_Model):
     skew_threshold: float = 0.1
     skew_thresholds: dict[Column, float] = {}
     fail_on_anomalies: bool = True
+    # An inferred schema's category domains accept values they never saw up to 1 - this share
+    # of a split's rows (TFDV's distribution_constraints.min_domain_mass): a random split puts
+    # some rare values only in eval. They are listed as a warning; a curated schema keeps its
+    # own constraints. Monitoring's bound on unseen values is the same share.
+    min_domain_mass: float = Field(0.99, gt=0.0, le=1.0)
+
+    @property
+    def max_unseen_fraction(self) -> float:
+        return round(1.0 - self.min_domain_mass, 12)
 
 
 class HyperParameters(_Model):
@@ -212,12 +221,21 @@ class MonitoringConfig(_Model):
     prediction_drift_threshold: float = Field(0.1, ge=0.0)  # Jensen-Shannon of the score histograms
     max_missing_increase: float = Field(0.05, ge=0.0, le=1.0)  # over the training data's fraction
     max_out_of_range_fraction: float = Field(0.01, ge=0.0, le=1.0)
-    max_unseen_fraction: float = Field(0.01, ge=0.0, le=1.0)
     max_bad_predictions: float = Field(0.0, ge=0.0, le=1.0)  # empty or non-finite scores
     max_auc_drop: float = Field(0.05, ge=0.0)  # below the model card's overall AUC
     max_fairness_gap_increase: float = Field(0.05, ge=0.0)  # over the model card's gap
     min_labelled_rows: int = Field(200, ge=1)  # fewer joined labels: no performance figures yet
     charts: list[Literal[MONITOR_CHARTS]] = list(MONITOR_CHARTS)  # the dashboard's charts
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_unseen_fraction" in data:
+            raise ValueError(
+                "max_unseen_fraction moved: unseen categories have one bound, 1 - "
+                "validation.min_domain_mass (default 0.99), in validation and monitoring alike"
+            )
+        return data
 
 
 # Options a runner cannot run without (Beam itself would fail later, deep in a stage).
