@@ -16,12 +16,15 @@ from mlpipe.config.dataset import DatasetConfig
 from mlpipe.evaluation.results import (
     OVERALL,
     SliceKey,
+    class_counts,
     confusion_points,
     failure_order,
     json_safe,
+    one_class_slices,
     slice_keys,
     sliced_metrics,
     tfma_validation,
+    without_undefined,
 )
 from mlpipe.evaluation.tfma_run import run_tfma
 
@@ -58,7 +61,17 @@ class Evaluation:
         fairness: dict[str, dict] = {}
         for check in self.verdict["fairness_checks"]:
             fairness.setdefault(check["feature"], {})[check["metric"]] = {
-                k: check.get(k) for k in ("gap", "max_gap", "min_slice", "max_slice", "passed", "problem")
+                k: check.get(k)
+                for k in (
+                    "gap",
+                    "max_gap",
+                    "min_slice",
+                    "max_slice",
+                    "passed",
+                    "problem",
+                    "excluded",
+                    "not_judged",
+                )
             }
         return json_safe(
             {
@@ -67,7 +80,7 @@ class Evaluation:
                     for name, m in self.metrics.items()
                 },
                 "fairness": fairness,
-                "blessing": {k: self.verdict[k] for k in ("blessed", "reasons", "baseline")},
+                "blessing": {k: self.verdict.get(k) for k in ("blessed", "reasons", "undefined", "baseline")},
             }
         )
 
@@ -167,7 +180,10 @@ def evaluate(
         )
         ok, failures = tfma_validation(out)
     progress("phase", 1, 2, "gates")
-    metrics, keys = sliced_metrics(result), slice_keys(result)
+    one_class = one_class_slices(class_counts(result))
+    metrics, keys = without_undefined(sliced_metrics(result), one_class), slice_keys(result)
+    if one_class:
+        log.info("slices of one class (AUC and some rates undefined there): %s", one_class)
     if reuse:
         stored = baseline_record["metrics"]
         changes = records.change_failures(config, metrics, stored)
@@ -176,7 +192,7 @@ def evaluate(
     verdict = blessing(
         ok,
         failures,
-        fairness_checks(config, metrics, keys),
+        fairness_checks(config, metrics, keys, one_class),
         metrics,
         {
             **{k: baseline.get(k) for k in ("version", "uri", "baseline_source")},
@@ -185,6 +201,7 @@ def evaluate(
         if baseline
         else None,
         min_slice_size=config.evaluation.min_slice_size,
+        one_class=one_class,
     )
     log.info("blessed=%s reasons=%s", verdict["blessed"], verdict["reasons"])
     record = records.make_record(metrics, prints or records.fingerprints(config, examples_dir))

@@ -13,7 +13,7 @@ import json
 from mlpipe.components.evaluate.core import SUMMARY_METRICS
 from mlpipe.config.dataset import DatasetConfig
 from mlpipe.evaluation.gates import slice_keys_of, slices_of
-from mlpipe.evaluation.results import OVERALL, SliceKey
+from mlpipe.evaluation.results import OVERALL, SliceKey, undefined_on
 
 COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
 
@@ -24,6 +24,22 @@ def _fmt(value) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) > 1:
         return f"{int(value):,}"
     return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _cell(name: str, metric: str, value, one_class: dict[str, str]) -> str:
+    """A metric of a slice as shown: counts whole, a metric a one-class slice cannot have said so."""
+    if value is None and name in one_class and undefined_on(metric, one_class[name]):
+        return "n/a (one class)"
+    if metric == "example_count" and isinstance(value, int | float):
+        return f"{int(value):,}"
+    return _fmt(value)
+
+
+def _no_gates(config: DatasetConfig) -> str:
+    """Why the fairness table is empty."""
+    if not config.slicing.features:
+        return "No sensitive feature configured (`slicing.features`): no slice to compare."
+    return "No fairness gate configured (`evaluation.fairness_gates`)."
 
 
 def _bar_chart(
@@ -80,11 +96,13 @@ def _bar_chart(
     return "".join(parts)
 
 
-def _slice_table(rows: dict[str, dict[str, float]], overall: dict[str, float]) -> str:
+def _slice_table(
+    rows: dict[str, dict[str, float]], overall: dict[str, float], one_class: dict[str, str]
+) -> str:
     head = "".join(f"<th>{html.escape(m)}</th>" for m in SUMMARY_METRICS)
     body = [
         f"<tr><th>{OVERALL}</th>"
-        + "".join(f"<td>{_fmt(overall.get(m))}</td>" for m in SUMMARY_METRICS)
+        + "".join(f"<td>{_cell(OVERALL, m, overall.get(m), one_class)}</td>" for m in SUMMARY_METRICS)
         + "</tr>"
     ]
     for name, values in sorted(rows.items()):
@@ -96,7 +114,7 @@ def _slice_table(rows: dict[str, dict[str, float]], overall: dict[str, float]) -
                 if m == "example_count" or value is None or base is None
                 else f" <small>({value - base:+.3f})</small>"
             )
-            cells.append(f"<td>{_fmt(value)}{gap}</td>")
+            cells.append(f"<td>{_cell(name, m, value, one_class)}{gap}</td>")
         body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>slice</th>{head}</tr>{''.join(body)}</table>"
 
@@ -105,6 +123,8 @@ def _compared(check: dict) -> str:
     """What a fairness check compared: its two extreme slices, or why it could not compare."""
     if check.get("problem"):
         return check["problem"]
+    if check.get("not_judged"):
+        return check["not_judged"]
     return f"{check['min_slice']} vs {check['max_slice']}"
 
 
@@ -116,6 +136,7 @@ def render_html(
 ) -> str:
     """The page; `keys` are the slices' (column, value) pairs (read from the names when absent)."""
     overall = metrics.get(OVERALL, {})
+    one_class = verdict.get("one_class_slices") or {}
     thresholds = [f"{t:g}" for t in config.evaluation.fairness_thresholds]
     sections = []
     keys = slice_keys_of(metrics, config, keys)
@@ -146,17 +167,23 @@ def render_html(
         )
         sections.append(
             f'<section id="slice-{html.escape(feature)}"><h2>Slices by {html.escape(feature)}</h2>'
-            f"{_slice_table(rows, overall)}<div class=charts>{''.join(charts)}</div></section>"
+            f"{_slice_table(rows, overall, one_class)}<div class=charts>{''.join(charts)}</div></section>"
         )
     checks = "".join(
         f"<tr><td>{html.escape(c['feature'])}</td><td>{html.escape(c['metric'])}</td><td>{_fmt(c['gap'])}</td>"
         f"<td>{_fmt(c['max_gap'])}</td><td>{html.escape(_compared(c))}</td>"
-        f"<td class={'ok' if c['passed'] else 'bad'}>{'pass' if c['passed'] else 'FAIL'}</td></tr>"
+        f"<td class={'ok' if c['passed'] else 'bad'}>{'not judged' if c.get('not_judged') else 'pass' if c['passed'] else 'FAIL'}</td></tr>"
         for c in verdict["fairness_checks"]
     )
     reasons = (
         "".join(f"<li>{html.escape(r)}</li>" for r in verdict["reasons"])
         or "<li>All thresholds and fairness gates passed.</li>"
+    ) + "".join(f"<li>{html.escape(note)}</li>" for note in verdict.get("undefined") or [])
+    gates = (
+        f"<table><tr><th>feature</th><th>metric</th><th>gap</th><th>bound</th><th>slices</th>"
+        f"<th>result</th></tr>{checks}</table>"
+        if checks
+        else f"<p>{html.escape(_no_gates(config))}</p>"
     )
     decision = "BLESSED" if verdict["blessed"] else "NOT BLESSED"
     style = (
@@ -170,8 +197,7 @@ def render_html(
         f"<p>Eval examples: {_fmt(overall.get('example_count'))}. Slices with fewer than "
         f"{config.evaluation.min_slice_size} examples are shown but not gated. Dashed lines mark the overall value; "
         f"numbers in brackets are the gap to overall.</p>{''.join(sections)}"
-        f"<section id='fairness-gates'><h2>Fairness gates</h2><table><tr><th>feature</th><th>metric</th><th>gap</th>"
-        f"<th>bound</th><th>slices</th><th>result</th></tr>{checks}</table></section>"
+        f"<section id='fairness-gates'><h2>Fairness gates</h2>{gates}</section>"
         f"<section id='decision'><h2>Decision: <span class={'ok' if verdict['blessed'] else 'bad'}>{decision}</span></h2>"
         f"<ul>{reasons}</ul></section></body></html>"
     )
@@ -194,24 +220,32 @@ def render_model_card(
         "| slice | examples | AUC | accuracy | FPR@0.5 | FNR@0.5 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
+    one_class = verdict.get("one_class_slices") or {}
+    columns = (
+        "example_count",
+        "auc",
+        "binary_accuracy",
+        "false_positive_rate@0.5",
+        "false_negative_rate@0.5",
+    )
     for name, m in sorted(metrics.items(), key=lambda kv: (kv[0] != OVERALL, kv[0])):
-        lines.append(
-            f"| {name} | {_fmt(m.get('example_count'))} | {_fmt(m.get('auc'))} | {_fmt(m.get('binary_accuracy'))} "
-            f"| {_fmt(m.get('false_positive_rate@0.5'))} | {_fmt(m.get('false_negative_rate@0.5'))} |"
-        )
-    lines += [
-        "",
-        "## Fairness gates",
-        "",
-        "| feature | metric | gap | bound | result |",
-        "|---|---|---:|---:|---|",
-    ]
+        cells = " | ".join(_cell(name, c, m.get(c), one_class) for c in columns)
+        lines.append(f"| {name} | {cells} |")
+    lines += ["", "## Fairness gates", ""]
+    if verdict["fairness_checks"]:
+        lines += ["| feature | metric | gap | bound | result |", "|---|---|---:|---:|---|"]
+    else:
+        lines.append(_no_gates(config))
     for c in verdict["fairness_checks"]:
+        result = "not judged" if c.get("not_judged") else "pass" if c["passed"] else "FAIL"
         lines.append(
-            f"| {c['feature']} | {c['metric']} | {_fmt(c['gap'])} | {_fmt(c['max_gap'])} | {'pass' if c['passed'] else 'FAIL'} |"
+            f"| {c['feature']} | {c['metric']} | {_fmt(c['gap'])} | {_fmt(c['max_gap'])} | {result} |"
         )
     lines += ["", f"## Decision: {'blessed' if verdict['blessed'] else 'not blessed'}", ""]
     lines += [f"- {r}" for r in verdict["reasons"]] or ["- All thresholds and fairness gates passed."]
+    if verdict.get("undefined"):
+        lines += ["", "Left out of the gates (undefined on a slice of one class):", ""]
+        lines += [f"- {note}" for note in verdict["undefined"]]
     return "\n".join(lines) + "\n"
 
 

@@ -51,12 +51,21 @@ def evaluate_labelled(
     """TFMA on the labelled rows: watched metrics per slice, fairness gaps, and how far both are
     from the model card (`auc_drop`: card AUC minus this AUC; `gap_increase` per gate)."""
     from mlpipe.evaluation.gates import fairness_checks
-    from mlpipe.evaluation.results import OVERALL, json_safe, slice_keys, sliced_metrics
+    from mlpipe.evaluation.results import (
+        OVERALL,
+        class_counts,
+        json_safe,
+        one_class_slices,
+        slice_keys,
+        sliced_metrics,
+        without_undefined,
+    )
     from mlpipe.evaluation.tfma_run import run_tfma
 
     result = run_tfma(config, saved_model, labelled_examples(config, rows, workdir), workdir / "tfma", None)
-    metrics = sliced_metrics(result)
-    checks = [c.to_json() for c in fairness_checks(config, metrics, slice_keys(result))]
+    one_class = one_class_slices(class_counts(result))
+    metrics = without_undefined(sliced_metrics(result), one_class)
+    checks = [c.to_json() for c in fairness_checks(config, metrics, slice_keys(result), one_class)]
     card_gaps = _card_gaps(card)
     gaps = {}
     for check in checks:
@@ -77,5 +86,6 @@ def evaluate_labelled(
             "card_auc": card_auc,
             "auc_drop": None if auc is None or card_auc is None else card_auc - auc,
             "fairness": gaps,
+            "one_class_slices": one_class,  # their AUC (and rates over the missing class) are null
         }
     )

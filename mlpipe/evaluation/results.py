@@ -118,6 +118,53 @@ def confusion_points(eval_result) -> list[dict[str, float]]:
     return []
 
 
+def class_counts(eval_result) -> dict[str, tuple[float, float]]:
+    """(positives, negatives) of each slice, from its ConfusionMatrixPlot (tp + fn, fp + tn)."""
+    counts = {}
+    for key, plots in eval_result.plots:
+        for by_subkey in plots.values():
+            for sub in by_subkey.values():
+                matrices = sub.get("confusionMatrixAtThresholds", {}).get("matrices")
+                if matrices:
+                    m = matrices[0]
+                    positives = float(m.get("truePositives", 0.0)) + float(m.get("falseNegatives", 0.0))
+                    negatives = float(m.get("falsePositives", 0.0)) + float(m.get("trueNegatives", 0.0))
+                    counts[slice_name(key)] = (positives, negatives)
+    return counts
+
+
+# Metrics a slice of one class cannot have: AUC needs both classes, a rate over the positives
+# needs positives, a rate over the negatives needs negatives. TFMA reports them as numbers
+# (AUC 0.0), which would block a model on a slice where nothing can be judged.
+_NEED_BOTH = ("auc", "auc_pr")
+_NEED_POSITIVES = ("recall", "true_positive_rate", "false_negative_rate")
+_NEED_NEGATIVES = ("false_positive_rate", "true_negative_rate")
+ONLY_NEGATIVES, ONLY_POSITIVES = "only negatives", "only positives"
+
+
+def one_class_slices(counts: dict[str, tuple[float, float]]) -> dict[str, str]:
+    """Slices whose labels are all one class: name -> `only negatives` or `only positives`."""
+    return {
+        name: ONLY_NEGATIVES if positives == 0 else ONLY_POSITIVES
+        for name, (positives, negatives) in counts.items()
+        if (positives == 0) != (negatives == 0)
+    }
+
+
+def undefined_on(metric: str, only: str) -> bool:
+    """Whether `metric` (`auc`, `auc_diff`, `false_positive_rate@0.5`) is undefined on a slice of one class."""
+    base = metric.removesuffix("_diff").split("@")[0]
+    return base in _NEED_BOTH or base in (_NEED_POSITIVES if only == ONLY_NEGATIVES else _NEED_NEGATIVES)
+
+
+def without_undefined(metrics: dict[str, dict], one_class: dict[str, str]) -> dict[str, dict]:
+    """The metrics with those a one-class slice cannot have set to None (null in JSON)."""
+    return {
+        name: {k: None if name in one_class and undefined_on(k, one_class[name]) else v for k, v in m.items()}
+        for name, m in metrics.items()
+    }
+
+
 def roc_curve(points: list[dict[str, float]]) -> tuple[list[float], list[float], list[float]]:
     """(fpr, tpr, thresholds) from confusion matrices at thresholds, for KFP's ROC view."""
     fpr, tpr, thresholds = [], [], []

@@ -13,7 +13,14 @@ import pytest
 from mlpipe.components.evaluate.report import render_html
 from mlpipe.config.io import load_config
 from mlpipe.evaluation.gates import blessing, fairness_checks
-from mlpipe.evaluation.results import parse_slice_name, slice_keys, slice_name, sliced_metrics
+from mlpipe.evaluation.results import (
+    one_class_slices,
+    parse_slice_name,
+    slice_keys,
+    slice_name,
+    sliced_metrics,
+    without_undefined,
+)
 
 NAN = float("nan")
 
@@ -160,3 +167,102 @@ def test_plain_names_with_commas_are_read_up_to_the_next_sliced_column(config):
     }
     check = _check(fairness_checks(config, metrics), "sex")
     assert check["slices_checked"] == 2 and check["passed"] is True
+
+
+def test_a_slice_of_one_class_has_no_auc_and_never_blocks_as_a_zero(config):
+    """TFMA reports AUC 0.0 on a slice whose rows are all negatives; AUC is undefined there."""
+    slices = [
+        ((), _metrics(3000, 0.9)),
+        ((("sex", b"Female"),), _metrics(900, 0.88, 0.05)),
+        ((("sex", b"Male"),), _metrics(2000, 0.91, 0.12)),
+        ((("sex", b"Unknown"),), {**_metrics(100, 0.0, 0.02), "recall@0.5": 0.0}),
+    ]
+    one_class = one_class_slices(
+        {"sex:Unknown": (0.0, 100.0), "sex:Male": (600.0, 1400.0), "Overall": (9, 9)}
+    )
+    assert one_class == {"sex:Unknown": "only negatives"}
+    result = _tfma_result(slices)
+    metrics = without_undefined(sliced_metrics(result), one_class)
+    unknown = metrics["sex:Unknown"]
+    assert unknown["auc"] is None and unknown["recall@0.5"] is None  # need both classes, positives
+    assert unknown["false_positive_rate@0.5"] == 0.02 and unknown["example_count"] == 100  # defined
+    assert metrics["sex:Male"]["auc"] == 0.91
+
+    checks = [
+        c for c in fairness_checks(config, metrics, slice_keys(result), one_class) if c.feature == "sex"
+    ]
+    sex = _check(checks, "sex")
+    assert sex["passed"] is True and sex["gap"] == pytest.approx(0.03)  # Female vs Male only
+    assert sex["excluded"] == ["sex:Unknown (undefined: only negatives)"]
+    tfma_failure = {
+        "metric": "auc",
+        "slice": "sex:Unknown",
+        "value": 0.0,
+        "bound": ">= 0.85",
+        "change": False,
+    }
+    verdict = blessing(False, [tfma_failure], checks, metrics, None, min_slice_size=30, one_class=one_class)
+    assert verdict["blessed"] is True and verdict["reasons"] == []
+    assert "auc on slice sex:Unknown: undefined (only negatives), not gated" in verdict["undefined"]
+    assert any(
+        n.startswith("fairness: auc across 'sex' slices leaves out sex:Unknown") for n in verdict["undefined"]
+    )
+    assert verdict["one_class_slices"] == one_class
+
+    # a real failure next to it still blocks
+    low = {"metric": "auc", "slice": "sex:Female", "value": 0.5, "bound": ">= 0.85", "change": False}
+    blocked = blessing(False, [tfma_failure, low], checks, metrics, None, 30, one_class)
+    assert blocked["blessed"] is False and blocked["reasons"] == [
+        "value: auc on slice sex:Female is 0.5000, threshold >= 0.85"
+    ]
+
+
+def test_a_gate_left_with_one_slice_once_one_class_slices_are_out_is_not_judged(config):
+    slices = [
+        ((("sex", b"Female"),), _metrics(900, 0.88)),
+        ((("sex", b"Unknown"),), _metrics(100, 0.0)),
+    ]
+    one_class = {"sex:Unknown": "only positives"}
+    result = _tfma_result(slices)
+    metrics = without_undefined(sliced_metrics(result), one_class)
+    check = _check(fairness_checks(config, metrics, slice_keys(result), one_class), "sex")
+    assert check["passed"] is True and check["gap"] is None
+    assert check["not_judged"] == "fewer than two slices left (1): not judged"
+    # what it was before: TFMA's 0.0 on the one-class slice read as a gap of 0.88
+    blind = _check(fairness_checks(config, sliced_metrics(result), slice_keys(result)), "sex")
+    assert blind["passed"] is False and blind["gap"] == pytest.approx(0.88)
+
+
+def test_reports_show_counts_whole_undefined_metrics_as_such_and_why_a_section_is_empty(
+    config, tmp_path, write_config
+):
+    from mlpipe.components.evaluate.report import render_model_card
+
+    slices = [((), _metrics(3000, 0.9)), ((("sex", b"Female"),), _metrics(1, 0.0, 0.0))]
+    one_class = {"sex:Female": "only negatives"}
+    result = _tfma_result(slices)
+    metrics = without_undefined(sliced_metrics(result), one_class)
+    checks = [
+        c for c in fairness_checks(config, metrics, slice_keys(result), one_class) if c.feature == "sex"
+    ]
+    verdict = blessing(True, [], checks, metrics, None, min_slice_size=30, one_class=one_class)
+    card = render_model_card(config, {}, metrics, verdict)
+    (row,) = [line for line in card.splitlines() if line.startswith("| sex:Female |")]
+    assert row.startswith("| sex:Female | 1 | n/a (one class) |"), row  # a count of 1, not 1.0000
+    assert "| overall | 3,000 | 0.9000 |" in card
+    page = render_html(config, metrics, verdict, slice_keys(result))
+    assert "<td>n/a (one class)" in page and "<td>1</td>" in page
+
+    plain = load_config(
+        write_config(
+            tmp_path,
+            {"slicing.features": [], "slicing.crosses": [], "evaluation.fairness_gates": []},
+        ),
+        check_data=False,
+    )
+    overall = {"overall": _metrics(3000, 0.9)}
+    verdict = blessing(True, [], [], overall, None)
+    card = render_model_card(plain, {}, overall, verdict)
+    fairness = card.split("## Fairness gates", 1)[1].split("## Decision", 1)[0]
+    assert "No sensitive feature configured (`slicing.features`)" in fairness and "|" not in fairness
+    assert "No sensitive feature configured" in render_html(plain, overall, verdict)
