@@ -33,7 +33,12 @@ def tune(
     result = run_tune(config_from_dict(config), examples.path, enabled=enable_tuning)
     write_outputs(result, hyperparameters.path, trials.path)
     hyperparameters.metadata["summary"] = {
-        "tuning": {"tuned": result.tuned, "best_score": result.best_score, "trials": len(result.trials)}
+        "tuning": {
+            "tuned": result.tuned,
+            "off_because": result.off_because,
+            "best_score": result.best_score,
+            "trials": len(result.trials),
+        }
     }
 
 
@@ -75,5 +80,10 @@ def tune_choose(
     result = choose(config_from_dict(config), results)
     write_outputs(result, hyperparameters.path, trials.path)
     hyperparameters.metadata["summary"] = {
-        "tuning": {"tuned": result.tuned, "best_score": result.best_score, "trials": len(result.trials)}
+        "tuning": {
+            "tuned": result.tuned,
+            "off_because": result.off_because,
+            "best_score": result.best_score,
+            "trials": len(result.trials),
+        }
     }

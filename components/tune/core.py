@@ -34,10 +34,12 @@ class TuneResult:
     best: HyperParameters
     best_score: float | None
     trials: list[dict]
+    off_because: str | None = None  # why there was no search
 
     def to_json(self) -> dict:
         return {
             "tuned": self.tuned,
+            "off_because": self.off_because,
             "hyperparameters": self.best.model_dump(),
             "objective": OBJECTIVE,
             "best_score": self.best_score,
@@ -90,9 +92,15 @@ def tune(config: DatasetConfig, examples_dir: str | Path, enabled: bool = True) 
     """Search when enabled (config and run switch); otherwise return the config defaults."""
     defaults = config.training.hyperparameters
     space = dict(config.tuning.search_space.items())
-    if not (enabled and config.tuning.enabled and space):
-        log.info("tuning off: using the config's hyperparameters")
-        return TuneResult(False, defaults, None, [])
+    off_because = (
+            "tuning.enabled is false" if not config.tuning.enabled
+            else "the run's enable_tuning is false" if not enabled
+            else "tuning.search_space is empty" if not space
+            else None
+        )  # fmt: skip
+    if off_because:
+        log.info("tuning off (%s): using the config's hyperparameters", off_because)
+        return TuneResult(False, defaults, None, [], off_because)
     preprocessing, train_ds, eval_ds = trial_data(config, examples_dir)
 
     def hypermodel(hp):
@@ -135,7 +143,7 @@ def write_outputs(result: TuneResult, hyperparameters_path: str | Path, trials_p
     atomic_write_text(hyperparameters_path, json.dumps(result.to_json(), indent=2))
     lines = ["# Hyperparameter search", ""]
     if not result.tuned:
-        lines.append("Tuning was off; train uses the config's hyperparameters:")
+        lines.append(f"Tuning was off ({result.off_because}); train uses the config's hyperparameters:")
         lines += ["", *(f"- {k}: {v}" for k, v in result.best.model_dump().items())]
     else:
         names = sorted({k for t in result.trials for k in t} - {"trial", "score"})

@@ -60,7 +60,9 @@ def choose(config: DatasetConfig, results: list[dict]) -> TuneResult:
     scored = [r for r in results if not r.get("skip") and r.get("score") is not None]
     scored = [r for r in scored if not math.isnan(r["score"])]
     if not scored:
-        return TuneResult(False, defaults, None, [])
+        return TuneResult(
+            False, defaults, None, [], "no trial ran or scored (tuning off, or every trial failed)"
+        )
     ranked = sorted(scored, key=lambda r: (-r["score"], int(r["trial"])))
     best = ranked[0]
     trials = [{"trial": r["trial"], "score": r["score"], **r["values"]} for r in ranked]
