@@ -175,7 +175,13 @@ def with_diffs(
     out = {}
     for name, metrics in candidate.items():
         base = baseline.get(name, {})
-        diffs = {f"{k}{DIFF}": v - base[k] for k, v in metrics.items() if _number(v) and _number(base.get(k))}
+        # a metric undefined on either side (None: a slice of one class) has an undefined diff,
+        # as TFMA's own diff reads once `results.without_undefined` has cleared it
+        diffs = {
+            f"{k}{DIFF}": v - base[k] if _number(v) and _number(base[k]) else None
+            for k, v in metrics.items()
+            if k in base and (_number(v) or v is None) and (_number(base[k]) or base[k] is None)
+        }
         out[name] = {**metrics, **diffs}
     return out
 
