@@ -115,4 +115,41 @@ def wait_deployment(api, namespace: str, name: str, timeout: float) -> dict:
     def get() -> dict:
         return api.sanitize_for_serialization(apps.read_namespaced_deployment(name, namespace))
 
-    return wait_ready(get, timeout, f"Deployment {namespace}/{name}", reader=read_deployment_status)
+    try:
+        return wait_ready(get, timeout, f"Deployment {namespace}/{name}", reader=read_deployment_status)
+    except RolloutNotReady as error:
+        selector = (get().get("spec") or {}).get("selector", {}).get("matchLabels") or {}
+        pods = client.CoreV1Api(api).list_namespaced_pod(
+            namespace, label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        )
+        problems = pod_problems(api.sanitize_for_serialization(pod) for pod in pods.items)
+        raise RolloutNotReady(f"{error}; " + "; ".join(problems) if problems else str(error)) from None
+
+
+def pod_problems(pods) -> list[str]:
+    """Why each pod (a plain dict) is not ready, as its kubelet says: a container waiting
+    (ErrImageNeverPull, CrashLoopBackOff: with the message), one that exited, a failing
+    readiness probe, or the scheduler's reason for a pod on no node."""
+    problems = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        status = pod.get("status") or {}
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        if (conditions.get("Ready") or {}).get("status") == "True":
+            continue
+        said = []
+        for container in status.get("containerStatuses") or []:
+            state = container.get("state") or {}
+            if "waiting" in state:
+                waiting = state["waiting"]
+                said.append(" ".join(p for p in (waiting.get("reason"), waiting.get("message")) if p))
+            elif "terminated" in state:
+                ended = state["terminated"]
+                said.append(f"{ended.get('reason', 'terminated')} (exit {ended.get('exitCode')})")
+            elif not container.get("ready"):
+                said.append(f"container {container['name']} running but not ready (readiness probe)")
+        scheduled = conditions.get("PodScheduled") or {}
+        if not said and scheduled.get("status") == "False":
+            said.append(f"{scheduled.get('reason')}: {scheduled.get('message')}")
+        problems.append(f"pod {name}: {'; '.join(said) or status.get('phase', 'not ready')}")
+    return problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlpipe.serving.status import RolloutNotReady, read_status, wait_ready
+from mlpipe.serving.status import RolloutNotReady, pod_problems, read_status, wait_ready
 
 
 def isvc(generation=3, observed=3, ready="True", created="p-00003", latest_ready="p-00003", traffic=None):
@@ -73,3 +73,39 @@ def test_wait_polls_until_ready_and_times_out_with_one_line():
             sleep=lambda s: now.__setitem__(0, now[0] + s),
         )
     assert "\n" not in str(err.value)
+
+
+def _pod(name, conditions=(), containers=(), phase="Pending"):
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "phase": phase,
+            "conditions": [{"type": t, "status": s, **extra} for t, s, extra in conditions],
+            "containerStatuses": list(containers),
+        },
+    }
+
+
+def test_pod_problems_say_what_the_kubelet_says_of_each_pod_that_is_not_ready():
+    never = {"name": "c", "ready": False, "state": {"waiting": {"reason": "ErrImageNeverPull",
+             "message": 'Container image "x:y" is not present with pull policy of Never'}}}  # fmt: skip
+    crash = {"name": "c", "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+    exited = {"name": "c", "ready": False, "state": {"terminated": {"reason": "Error", "exitCode": 2}}}
+    unready = {"name": "c", "ready": False, "state": {"running": {}}}
+    pods = [
+        _pod(
+            "a", [("Ready", "True", {})], [{"name": "c", "ready": True, "state": {"running": {}}}], "Running"
+        ),
+        _pod("b", [("Ready", "False", {})], [never]),
+        _pod("c", [("Ready", "False", {})], [crash]),
+        _pod("d", [("Ready", "False", {})], [exited]),
+        _pod("e", [("Ready", "False", {})], [unready], "Running"),
+        _pod("f", [("PodScheduled", "False", {"reason": "Unschedulable", "message": "0/1 nodes"})]),
+    ]
+    assert pod_problems(pods) == [
+        'pod b: ErrImageNeverPull Container image "x:y" is not present with pull policy of Never',
+        "pod c: CrashLoopBackOff",
+        "pod d: Error (exit 2)",
+        "pod e: container c running but not ready (readiness probe)",
+        "pod f: Unschedulable: 0/1 nodes",
+    ]
