@@ -43,7 +43,7 @@ run: install ## Run the full training pipeline locally on the bundled Adult data
 test: install test-servers ## Run the whole test suite (unit, component, compile, manifests, MinIO, API server, containers, end to end)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-servers: ## Build the test servers from source into ~/.cache/mlpipe (MinIO, etcd, kube-apiserver, kube-controller-manager, KServe, TFJob and Istio CRDs, Beam's Prism runner); cached; Debian's chromium for the dashboard test
+test-servers: ## Build the test servers from source into ~/.cache/mlpipe (MinIO, etcd, kube-apiserver, kube-controller-manager, kubelet, kube-scheduler, KServe, TFJob and Istio CRDs, Beam's Prism runner); cached; Debian's chromium for the dashboard test
 	@bash scripts/build-test-servers.sh all
 	@bash scripts/install-chromium.sh >/dev/null
 

@@ -5,6 +5,7 @@
 #   $CACHE/bin/etcd-<ver>
 #   $CACHE/bin/kube-apiserver-<ver>
 #   $CACHE/bin/kube-controller-manager-<ver>
+#   $CACHE/bin/kubelet-<ver>, kube-scheduler-<ver>, pause-<ver>, probe-server-<ver>   (the node)
 #   $CACHE/crds/kserve-<ver>/serving.kserve.io_inferenceservices.yaml
 #   $CACHE/crds/training-operator-<ver>/kubeflow.org_tfjobs.yaml
 #   $CACHE/crds/istio-<ver>/customresourcedefinitions.gen.yaml   (Istio's CRDs: VirtualService, ...)
@@ -15,7 +16,7 @@
 # inside $CACHE/bin and then renamed into place (atomic on the same filesystem); an existing
 # artifact is never rebuilt. A flock on $CACHE/.build.lock serialises concurrent runs.
 #
-# Usage: build-test-servers.sh [all|minio|etcd|kube|kserve-crd|tfjob-crd|istio-crd|prism]...   (default: all)
+# Usage: build-test-servers.sh [all|minio|etcd|kube|node|kserve-crd|tfjob-crd|istio-crd|prism]...   (default: all)
 # Env:   MLPIPE_CACHE, MLPIPE_BUILD_JOBS (go build -p, default 2),
 #        MINIO_VERSION/MINIO_MODVER/MINIO_COMMIT, ETCD_VERSION, K8S_VERSION, KSERVE_VERSION,
 #        ISTIO_API_VERSION, BEAM_VERSION
@@ -42,6 +43,7 @@ BEAM_VERSION=${BEAM_VERSION:-v2.71.0}
 
 CACHE=${MLPIPE_CACHE:-$HOME/.cache/mlpipe}
 BIN=$CACHE/bin
+REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JOBS=${MLPIPE_BUILD_JOBS:-2}
 
 log() { printf '[build-test-servers %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -154,6 +156,49 @@ EOF
 # k8s.io/kubernetes' go.mod replaces every staging module (k8s.io/api => ./staging/...), so it
 # cannot be `go install`ed. Build from a wrapper module that requires k8s.io/kubernetes and
 # replaces each staging module with its published v0.<minor>.<patch> tag.
+# Writes the wrapper module's go.mod into $1 (requires k8s.io/kubernetes, replaces staging).
+kube_wrapper_module() {
+  local dir=$1 modfile staging_ver="v0.${K8S_VERSION#v1.}"        # v1.32.13 -> v0.32.13
+  mkdir -p "$dir"
+  modfile=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" \
+    | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  [ -f "$modfile" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION"
+  {
+    echo "module mlpipe.local/kubebuild"
+    echo
+    # Same language version/GODEBUG defaults as upstream builds.
+    grep -E '^(go|godebug) ' "$modfile"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo "replace ("
+    # Only staging modules that upstream actually requires (as v0.0.0); replacing the
+    # unused sample-* ones would be harmless but their tags are not always published.
+    awk -v v="$staging_ver" '
+      /^replace \(/ {rb=1; next} rb && /^\)/ {rb=0}
+      rb && $2=="=>" && $3 ~ /^\.\/staging\// {staged[$1]=1}
+      /^require \(/ {qb=1; next} qb && /^\)/ {qb=0}
+      qb && $2=="v0.0.0" {req[$1]=1}
+      END {for (m in req) if (m in staged) printf "\t%s => %s %s\n", m, m, v}' "$modfile" | sort
+    echo ")"
+  } >"$dir/go.mod"
+}
+
+# build_kube_cmds DIR CMD... : go build k8s.io/kubernetes/cmd/CMD into DIR/CMD each.
+build_kube_cmds() {
+  local out=$1; shift
+  local major=1 minor; minor=$(cut -d. -f2 <<<"${K8S_VERSION#v}")
+  local ld="-s -w" p cmd
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  kube_wrapper_module "$out/src"
+  for cmd in "$@"; do
+    ( cd "$out/src" && go build -p "$JOBS" -trimpath -ldflags "$ld" -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd" )
+  done
+}
+
 build_kube() {
   local api=$BIN/kube-apiserver-$K8S_VERSION kcm=$BIN/kube-controller-manager-$K8S_VERSION
   if [ -x "$api" ] && [ -x "$kcm" ]; then
@@ -161,51 +206,45 @@ build_kube() {
   fi
   log "building kube-apiserver/kube-controller-manager $K8S_VERSION"
   local tmp; tmp=$(mktmp kube)
-  local staging_ver="v0.${K8S_VERSION#v1.}"        # v1.32.13 -> v0.32.13
-  local major=1 minor; minor=$(cut -d. -f2 <<<"${K8S_VERSION#v}")
-  mkdir -p "$tmp/src"
-  _b() {
-    local modfile
-    modfile=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" \
-      | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-    [ -f "$modfile" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION"
-    {
-      echo "module mlpipe.local/kubebuild"
-      echo
-      # Same language version/GODEBUG defaults as upstream builds.
-      grep -E '^(go|godebug) ' "$modfile"
-      echo
-      echo "require k8s.io/kubernetes $K8S_VERSION"
-      echo
-      echo "replace ("
-      # Only staging modules that upstream actually requires (as v0.0.0); replacing the
-      # unused sample-* ones would be harmless but their tags are not always published.
-      awk -v v="$staging_ver" '
-        /^replace \(/ {rb=1; next} rb && /^\)/ {rb=0}
-        rb && $2=="=>" && $3 ~ /^\.\/staging\// {staged[$1]=1}
-        /^require \(/ {qb=1; next} qb && /^\)/ {qb=0}
-        qb && $2=="v0.0.0" {req[$1]=1}
-        END {for (m in req) if (m in staged) printf "\t%s => %s %s\n", m, m, v}' "$modfile" | sort
-      echo ")"
-    } >"$tmp/src/go.mod"
-    local ld="-s -w"
-    local p
-    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
-      ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-    done
-    ( cd "$tmp/src" \
-      && go build -p "$JOBS" -trimpath -ldflags "$ld" \
-           -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
-      && go build -p "$JOBS" -trimpath -ldflags "$ld" \
-           -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager )
-  }
+  _b() { build_kube_cmds "$tmp" kube-apiserver kube-controller-manager; }
   timed "kube-apiserver+kube-controller-manager" _b
   "$tmp/kube-apiserver" --version >/dev/null || die "kube-apiserver binary does not run"
   "$tmp/kube-controller-manager" --version >/dev/null || die "kube-controller-manager does not run"
   install_atomic "$tmp/kube-apiserver" "$api"
   install_atomic "$tmp/kube-controller-manager" "$kcm"
   printf 'kube-apiserver\t%s\nkube-controller-manager\t%s\n' "$api" "$kcm"
+}
+
+# ---- kubelet + kube-scheduler: the node (scripts/start-node.sh) --------------------------------
+# The same wrapper module; the pause image's source (build/pause/linux/pause.c) comes with the
+# k8s.io/kubernetes module download.
+build_node() {
+  local kubelet=$BIN/kubelet-$K8S_VERSION sched=$BIN/kube-scheduler-$K8S_VERSION
+  local probe_src=$REPO_ROOT/scripts/node/probe-server
+  local pause=$BIN/pause-$K8S_VERSION probe
+  probe=$BIN/probe-server-$(cat "$probe_src"/go.mod "$probe_src"/main.go | sha256sum | cut -c1-12)
+  if [ -x "$kubelet" ] && [ -x "$sched" ] && [ -x "$pause" ] && [ -x "$probe" ]; then
+    printf 'kubelet\t%s\nkube-scheduler\t%s\npause\t%s\nprobe-server\t%s\n' "$kubelet" "$sched" "$pause" "$probe"
+    return
+  fi
+  log "building kubelet/kube-scheduler $K8S_VERSION, pause and the probe server"
+  local tmp; tmp=$(mktmp node)
+  _b() {
+    build_kube_cmds "$tmp" kubelet kube-scheduler
+    local src; src=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" \
+      | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+    cc -Os -static -DVERSION="$K8S_VERSION-mlpipe" -o "$tmp/pause" "$src/build/pause/linux/pause.c"
+    strip "$tmp/pause"
+    ( cd "$probe_src" && go build -trimpath -ldflags "-s -w" -o "$tmp/probe-server" . )
+  }
+  timed "kubelet+kube-scheduler+pause+probe-server" _b
+  "$tmp/kubelet" --version >/dev/null || die "kubelet binary does not run"
+  "$tmp/kube-scheduler" --version >/dev/null || die "kube-scheduler binary does not run"
+  install_atomic "$tmp/kubelet" "$kubelet"
+  install_atomic "$tmp/kube-scheduler" "$sched"
+  install_atomic "$tmp/pause" "$pause"
+  install_atomic "$tmp/probe-server" "$probe"
+  printf 'kubelet\t%s\nkube-scheduler\t%s\npause\t%s\nprobe-server\t%s\n' "$kubelet" "$sched" "$pause" "$probe"
 }
 
 # ---- CRDs from Go module zips ---------------------------------------------------------------
@@ -293,10 +332,11 @@ build_prism() {
 [ $# -eq 0 ] && set -- all
 for what in "$@"; do
   case $what in
-    all) build_minio; build_etcd; build_kube; fetch_kserve_crd; fetch_tfjob_crd; fetch_istio_crd; build_prism ;;
+    all) build_minio; build_etcd; build_kube; build_node; fetch_kserve_crd; fetch_tfjob_crd; fetch_istio_crd; build_prism ;;
     minio) build_minio ;;
     etcd) build_etcd ;;
     kube|k8s) build_kube ;;
+    node) build_node ;;
     kserve-crd|crd) fetch_kserve_crd ;;
     tfjob-crd) fetch_tfjob_crd ;;
     istio-crd) fetch_istio_crd ;;

@@ -165,3 +165,30 @@ class ControlPlane:
         subprocess.run(
             ["bash", str(START_SCRIPT), "stop", str(self.folder)], capture_output=True, timeout=120
         )
+
+
+NODE_SCRIPT = REPO / "scripts" / "start-node.sh"
+
+
+class Node:
+    """A real node for `plane`: containerd + runc + CNI bridge, kubelet and kube-scheduler,
+    started by scripts/start-node.sh (root). Pods run; their addresses exist only here."""
+
+    def __init__(self, plane: ControlPlane, folder: Path):
+        done = subprocess.run(
+            ["bash", str(NODE_SCRIPT), "start", str(plane.folder), str(folder)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        self.folder = folder
+        if done.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"node did not start: {done.stderr[-3000:]}")
+        self.env: dict[str, str] = {}
+        for line in (folder / "env").read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            self.env[key] = value.strip('"')
+        self.name, self.probe_image = self.env["NODE_NAME"], self.env["NODE_PROBE_IMAGE"]
+        self.startup_log = done.stderr
+
+    def stop(self) -> None:
+        subprocess.run(["bash", str(NODE_SCRIPT), "stop", str(self.folder)], capture_output=True, timeout=120)

@@ -1,0 +1,3 @@
+module mlpipe.local/probe-server
+
+go 1.22
