@@ -175,7 +175,7 @@ cmd_stop() {
   [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
   sleep 1
   [ ${#pids[@]} -eq 0 ] || kill -9 "${pids[@]}" 2>/dev/null || true
-  pkill -9 -f "containerd-shim-runc-v2 -namespace k8s.io -address $N/containerd.sock" 2>/dev/null || true
+  pkill -9 -f "containerd-shim-runc-v2 .*-address $N/containerd.sock" 2>/dev/null || true
   # kubelet's volume mounts and the sandboxes' network namespaces outlive it
   grep -o " $N/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   local ns  # the sandboxes' network namespaces (CRI names them cni-*), once nothing is in them
