@@ -119,9 +119,15 @@ def wait_deployment(api, namespace: str, name: str, timeout: float) -> dict:
         return wait_ready(get, timeout, f"Deployment {namespace}/{name}", reader=read_deployment_status)
     except RolloutNotReady as error:
         selector = (get().get("spec") or {}).get("selector", {}).get("matchLabels") or {}
-        pods = client.CoreV1Api(api).list_namespaced_pod(
-            namespace, label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        )
+        try:
+            pods = client.CoreV1Api(api).list_namespaced_pod(
+                namespace, label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+            )
+        except client.ApiException as denied:  # a pusher whose Role does not list pods
+            raise RolloutNotReady(
+                f"{error}; its pods' reasons cannot be read ({denied.status} {denied.reason}): "
+                f"kubectl get pods -n {namespace}"
+            ) from None
         problems = pod_problems(api.sanitize_for_serialization(pod) for pod in pods.items)
         raise RolloutNotReady(f"{error}; " + "; ".join(problems) if problems else str(error)) from None
 
