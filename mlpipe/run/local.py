@@ -28,9 +28,7 @@ from mlpipe.config.io import load_config, with_overrides
 from mlpipe.errors import UserInputError
 from mlpipe.run import preimported
 from mlpipe.run.interrupt import RunInterrupted, mark_interrupted, stage_processes_ended_on_interrupt
-from mlpipe.run.terminal import (
-    Reporter,
-    StageOutput,
+from mlpipe.run.stage_output import (
     error_message,
     error_tail,
     is_user_error,
@@ -38,6 +36,7 @@ from mlpipe.run.terminal import (
     parse_progress,
     stage_figure,
 )
+from mlpipe.run.terminal import Reporter, StageOutput
 from mlpipe.storage.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)

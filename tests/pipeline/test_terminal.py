@@ -13,14 +13,8 @@ from kfp import dsl, local
 
 from mlpipe.cli.main import _print_summary_table, build_parser, run_exit_status
 from mlpipe.run.local import run_and_summarize
-from mlpipe.run.terminal import (
-    ProgressMark,
-    StageOutput,
-    TerminalReporter,
-    error_tail,
-    parse_progress,
-    stage_figure,
-)
+from mlpipe.run.stage_output import ProgressMark, error_tail, parse_progress, stage_figure
+from mlpipe.run.terminal import StageOutput, TerminalReporter
 
 # The executor image is never pulled by the SubprocessRunner; a `python` name avoids its warning.
 IMAGE = "python:3.11-slim-bookworm"
