@@ -1,4 +1,4 @@
-# Container images: docker/tf.Dockerfile and docker/push.Dockerfile, tagged
+# Container images: docker/tf.Dockerfile, docker/push.Dockerfile and docker/serve.Dockerfile, tagged
 # from mlpipe/runtime/images.py (MLPIPE_IMAGE_REGISTRY / _REPOSITORY / _TAG).
 # See docs/containers.md.
 #
@@ -41,9 +41,9 @@ docker-engine: ## Start a Docker engine (dockerd) when none answers; installs do
 base-image: docker-engine ## Build the debootstrap Python 3.11 base image (machines with no registry)
 	@DOCKER=$(DOCKER) BASE_TAG=$(BASE_TAG) scripts/make-base-image.sh
 
-images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Build the tf and push images, tagged from mlpipe/runtime/images.py
+images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Build the tf, push and serve images, tagged from mlpipe/runtime/images.py
 	@set -euo pipefail; \
-	read -r tf_tag push_tag version < <($(IMAGES_PY) mlpipe/runtime/images.py); \
+	read -r tf_tag push_tag serve_tag version < <($(IMAGES_PY) mlpipe/runtime/images.py); \
 	[ -n "$$version" ] || { echo "could not read image tags from mlpipe/runtime/images.py" >&2; exit 1; }; \
 	base="$(BASE_IMAGE)"; \
 	if [ -z "$$base" ]; then \
@@ -59,7 +59,7 @@ images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Bu
 	fi; \
 	if ! $(DOCKER) buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=0; fi; \
 	if [ "$${DOCKER_BUILDKIT:-}" = 0 ]; then args+=(--force-rm); fi; \
-	for pair in "tf $$tf_tag" "push $$push_tag"; do \
+	for pair in "tf $$tf_tag" "push $$push_tag" "serve $$serve_tag"; do \
 	  set -- $$pair; start=$$SECONDS; \
 	  echo "==> $$2 (docker/$$1.Dockerfile, base $$base)"; \
 	  $(DOCKER) build "$${args[@]}" -f docker/$$1.Dockerfile -t "$$2" . ; \
@@ -67,10 +67,12 @@ images: docker-engine $(if $(filter $(BASE_TAG),$(BASE_IMAGE)),base-image) ## Bu
 	  echo "==> built $$2 in $$((SECONDS - start))s, $$((size / 1000000)) MB"; \
 	done
 
-image-locks: ## Re-resolve the per-image lock files (tf-image, push) against requirements/lock.txt
+image-locks: ## Re-resolve the per-image lock files (tf-image and push against requirements/lock.txt; serve on its own)
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		--excludes requirements/tf-image-excludes.txt \
 		requirements/tf-image.in -o requirements/tf-image-lock.txt
 	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		requirements/push.in -o requirements/push-lock.txt
+	$(UV) pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		requirements/serve.in -o requirements/serve-lock.txt

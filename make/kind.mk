@@ -98,7 +98,7 @@ deploy: ## Apply the kind overlay (DEPLOY_OVERLAY=kind-blue-green for blue-green
 
 kind-load: ## Push the pipeline images built by `make images` into the local registry
 	$(call kind_require,docker)
-	@images="$$($(KIND_PY) mlpipe/runtime/images.py | cut -d' ' -f1,2)" || exit 1; \
+	@images="$$($(KIND_PY) mlpipe/runtime/images.py | cut -d' ' -f1-3)" || exit 1; \
 	for image in $$images; do \
 	  case "$$image" in \
 	    localhost:$(KIND_REGISTRY_PORT)/*) ;; \

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import yaml
+from containers.fixtures import docker_engine, images  # noqa: F401 - session fixtures for every tier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ADULT_DIR = REPO_ROOT / "data" / "adult"

@@ -75,11 +75,12 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class MinioServer:
-    """MinIO on 127.0.0.1 with a fresh data folder and random root credentials."""
+    """MinIO on 127.0.0.1 (or another address of this machine: a node's, for its pods) with a
+    fresh data folder and random root credentials."""
 
-    def __init__(self, binary: str, folder: Path):
+    def __init__(self, binary: str, folder: Path, host: str = "127.0.0.1"):
         self.port, console = free_port(), free_port()
-        self.endpoint = f"127.0.0.1:{self.port}"
+        self.endpoint = f"{host}:{self.port}"
         self.access_key = "mlpipe-" + secrets.token_hex(6)
         self.secret_key = "SECRET-" + secrets.token_hex(16)
         self.log = folder / "minio.log"
@@ -188,7 +189,25 @@ class Node:
             key, _, value = line.removeprefix("export ").partition("=")
             self.env[key] = value.strip('"')
         self.name, self.probe_image = self.env["NODE_NAME"], self.env["NODE_PROBE_IMAGE"]
+        self.ip = self.env["NODE_IP"]  # on this machine only (lo); pods reach the host there
         self.startup_log = done.stderr
+
+    def import_image(self, image: str, folder: Path) -> None:
+        """Put a Docker engine's image into the node's containerd (`k8s.io` namespace), as
+        `kind load docker-image` does: nothing can be pulled here."""
+        from containers.dockerutil import docker_cli
+
+        archive = folder / (image.rsplit("/", 1)[-1].replace(":", "_") + ".tar")
+        subprocess.run([docker_cli(), "save", "-o", str(archive), image], check=True, timeout=600)
+        try:
+            done = subprocess.run(
+                ["bash", str(NODE_SCRIPT), "import", str(self.folder), str(archive)],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(f"importing {image} into the node failed: {done.stderr[-2000:]}")
+        finally:
+            archive.unlink(missing_ok=True)
 
     def stop(self) -> None:
         subprocess.run(["bash", str(NODE_SCRIPT), "stop", str(self.folder)], capture_output=True, timeout=120)

@@ -18,12 +18,16 @@ from pathlib import Path
 DEFAULT_REGISTRY = "localhost:5001"
 DEFAULT_REPOSITORY = "mlpipe"
 VERSION = "0.1.0"
-FLAVORS = ("tf", "push")
+FLAVORS = ("tf", "push", "serve")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What every image copies (docker/*.Dockerfile, `project` stage), besides its Dockerfile and lock.
 CODE = ("pyproject.toml", "mlpipe", "components", "pipelines")
-LOCKS = {"tf": "requirements/tf-image-lock.txt", "push": "requirements/push-lock.txt"}
+LOCKS = {
+    "tf": "requirements/tf-image-lock.txt",
+    "push": "requirements/push-lock.txt",
+    "serve": "requirements/serve-lock.txt",
+}
 # Not copied into images (see .dockerignore): bytecode, and the compiled component specs,
 # which name the image tag themselves.
 _SKIPPED_NAMES = {"__pycache__", "component.yaml"}
@@ -63,9 +67,10 @@ def content_tag(flavor: str, root: Path = REPO_ROOT) -> str:
 
 
 def image(flavor: str) -> str:
-    """Full image reference for a dependency set: `tf` (data, train, eval) or `push` (slim)."""
+    """Full image reference for a dependency set: `tf` (data, train, eval), `push` (slim) or
+    `serve` (the kserve-python serving runtime)."""
     if flavor not in FLAVORS:
-        raise ValueError(f"unknown image flavor {flavor!r}; expected 'tf' or 'push'")
+        raise ValueError(f"unknown image flavor {flavor!r}; expected one of {', '.join(FLAVORS)}")
     registry = _setting("MLPIPE_IMAGE_REGISTRY", DEFAULT_REGISTRY).rstrip("/")
     repository = _setting("MLPIPE_IMAGE_REPOSITORY", DEFAULT_REPOSITORY)
     tag = _setting("MLPIPE_IMAGE_TAG", "") or content_tag(flavor)
@@ -77,6 +82,7 @@ def image(flavor: str) -> str:
 
 TF_IMAGE = image("tf")
 PUSH_IMAGE = image("push")
+SERVE_IMAGE = image("serve")
 
 if __name__ == "__main__":
-    print(TF_IMAGE, PUSH_IMAGE, VERSION)
+    print(TF_IMAGE, PUSH_IMAGE, SERVE_IMAGE, VERSION)

@@ -132,10 +132,40 @@ def wait_deployment(api, namespace: str, name: str, timeout: float) -> dict:
         raise RolloutNotReady(f"{error}; " + "; ".join(problems) if problems else str(error)) from None
 
 
+def _last_words(message: str | None, limit: int = 300) -> str:
+    """The end of a termination message (FallbackToLogsOnError: the log's last lines), one line."""
+    text = " | ".join(line.strip() for line in (message or "").strip().splitlines()[-3:] if line.strip())
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def _container_problem(container: dict, init: bool) -> str | None:
+    state, last = container.get("state") or {}, (container.get("lastState") or {}).get("terminated") or {}
+    label = f"init container {container['name']}: " if init else ""
+    if "waiting" in state:
+        waiting = state["waiting"]
+        if waiting.get("reason") == "PodInitializing":
+            return None  # waits for the init containers, whose problem is said
+        said = " ".join(p for p in (waiting.get("reason"), waiting.get("message")) if p)
+        if last:
+            said += f"; last exit {last.get('exitCode')}"
+            if last.get("message"):
+                said += f": {_last_words(last['message'])}"
+        return label + said
+    if "terminated" in state:
+        ended = state["terminated"]
+        if init and ended.get("exitCode") == 0:
+            return None
+        said = f"{ended.get('reason', 'terminated')} (exit {ended.get('exitCode')})"
+        return label + (f"{said}: {_last_words(ended['message'])}" if ended.get("message") else said)
+    if init or container.get("ready"):
+        return None
+    return f"container {container['name']} running but not ready (readiness probe)"
+
+
 def pod_problems(pods) -> list[str]:
-    """Why each pod (a plain dict) is not ready, as its kubelet says: a container waiting
-    (ErrImageNeverPull, CrashLoopBackOff: with the message), one that exited, a failing
-    readiness probe, or the scheduler's reason for a pod on no node."""
+    """Why each pod (a plain dict) is not ready, as its kubelet says: an init or main container
+    waiting (ErrImageNeverPull, CrashLoopBackOff: with the message and the last exit's log lines),
+    one that exited, a failing readiness probe, or the scheduler's reason for a pod on no node."""
     problems = []
     for pod in pods:
         name = pod["metadata"]["name"]
@@ -143,17 +173,12 @@ def pod_problems(pods) -> list[str]:
         conditions = {c.get("type"): c for c in status.get("conditions") or []}
         if (conditions.get("Ready") or {}).get("status") == "True":
             continue
-        said = []
-        for container in status.get("containerStatuses") or []:
-            state = container.get("state") or {}
-            if "waiting" in state:
-                waiting = state["waiting"]
-                said.append(" ".join(p for p in (waiting.get("reason"), waiting.get("message")) if p))
-            elif "terminated" in state:
-                ended = state["terminated"]
-                said.append(f"{ended.get('reason', 'terminated')} (exit {ended.get('exitCode')})")
-            elif not container.get("ready"):
-                said.append(f"container {container['name']} running but not ready (readiness probe)")
+        said = [
+            problem
+            for init, key in ((True, "initContainerStatuses"), (False, "containerStatuses"))
+            for container in status.get(key) or []
+            if (problem := _container_problem(container, init))
+        ]
         scheduled = conditions.get("PodScheduled") or {}
         if not said and scheduled.get("status") == "False":
             said.append(f"{scheduled.get('reason')}: {scheduled.get('message')}")

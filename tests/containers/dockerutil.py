@@ -17,6 +17,7 @@ class Images:
 
     tf: str
     push: str
+    serve: str
     version: str
     base: str
     build_seconds: float

@@ -50,3 +50,11 @@ def test_tf_image_lock_leaves_out_what_no_stage_imports() -> None:
     assert not {"jupyterlab", "jupyter-server", "google-genai"} & tf  # pulled in only by those
     # what the stages import stays: the config models, the stack, Beam's GCS/BigQuery IO, TFMA's views
     assert {"pydantic", "tensorflow", "apache-beam", "google-cloud-storage", "ipywidgets", "ipykernel"} <= tf
+
+
+def test_serve_lock_is_its_own_small_stack() -> None:
+    """The serve image's lock stands alone (kserve 0.21 needs protobuf 6, TF 2.16 protobuf < 5):
+    TensorFlow's CPU build and KServe, none of the pipeline's stack."""
+    serve = pins("serve-lock.txt")
+    assert serve["tensorflow-cpu"] == "2.21.0" and serve["kserve"] == "0.21.0" and "kserve-storage" in serve
+    assert not {"tensorflow-data-validation", "tensorflow-model-analysis", "kfp", "apache-beam"} & set(serve)

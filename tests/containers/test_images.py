@@ -1,7 +1,7 @@
-"""The tf and push images, built for real (`make images`) and run with no network.
+"""The tf, push and serve images, built for real (`make images`) and run with no network.
 
-The session fixture `images` (conftest.py) starts a Docker engine when none
-answers and builds both images; the first test pays for the build (minutes on
+The session fixture `images` (fixtures.py) starts a Docker engine when none
+answers and builds the images; the first test pays for the build (minutes on
 a cold machine, seconds when cached).
 """
 
@@ -17,7 +17,12 @@ from .dockerutil import REPO, Images, docker_cli, run_in
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-LOCKS = {"tf": REPO / "requirements" / "tf-image-lock.txt", "push": REPO / "requirements" / "push-lock.txt"}
+LOCKS = {
+    "tf": REPO / "requirements" / "tf-image-lock.txt",
+    "push": REPO / "requirements" / "push-lock.txt",
+    "serve": REPO / "requirements" / "serve-lock.txt",
+}
+FLAVORS = list(LOCKS)
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m; "
     "print('\\n'.join(sorted(d.metadata['Name'] + '==' + d.version for d in m.distributions())))"
@@ -32,7 +37,7 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def tag(images: Images, flavor: str) -> str:
-    return images.tf if flavor == "tf" else images.push
+    return getattr(images, flavor)
 
 
 def normalize(pin: str) -> str:
@@ -45,7 +50,7 @@ def locked(flavor: str) -> set[str]:
     return {normalize(m) for m in re.findall(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+", text, re.M)}
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_image_is_built(images: Images, flavor: str) -> None:
     proc = subprocess.run(
         [docker_cli(), "image", "inspect", tag(images, flavor)], capture_output=True, text=True
@@ -71,6 +76,16 @@ def test_push_image_imports_its_stack(images: Images) -> None:
     assert out.strip().splitlines()[-1] == "2.13.0"
 
 
+def test_serve_image_imports_its_stack_and_no_pipeline_dependency(images: Images) -> None:
+    code = (
+        "import tensorflow as tf, kserve, kserve_storage, mlpipe.serving.server, mlpipe.serving.fetch_model; "
+        "import importlib.util as u, importlib.metadata as m; "
+        "print(tf.__version__, m.version('kserve'), u.find_spec('tensorflow_data_validation'), u.find_spec('kfp'))"
+    )
+    out = ok(run_in(images.serve, "python", "-W", "ignore", "-c", code))
+    assert out.strip().splitlines()[-1] == "2.21.0 0.21.0 None None"
+
+
 def test_tf_image_imports_its_stack(images: Images) -> None:
     code = (
         "import tensorflow as tf, tensorflow_data_validation as tfdv, "
@@ -82,7 +97,7 @@ def test_tf_image_imports_its_stack(images: Images) -> None:
     assert out.strip().splitlines()[-1] == "2.16.2 1.16.1 0.47.1 2.13.0"
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_image_holds_exactly_its_lock(images: Images, flavor: str) -> None:
     installed = {
         normalize(line)
@@ -94,7 +109,7 @@ def test_image_holds_exactly_its_lock(images: Images, flavor: str) -> None:
     )
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_image_runs_as_non_root(images: Images, flavor: str) -> None:
     out = ok(run_in(tag(images, flavor), "id", "-u"))
     assert out.strip() != "0"
@@ -111,7 +126,7 @@ def test_kfp_executor_smoke(images: Images, flavor: str) -> None:
     assert out.strip() == images.version
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_no_build_secrets_or_tools_left(images: Images, flavor: str) -> None:
     # The CA bundle and uv stay in the discarded build stage.
     out = ok(
@@ -125,7 +140,7 @@ def test_no_build_secrets_or_tools_left(images: Images, flavor: str) -> None:
     assert out.strip() == ""
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_oci_labels(images: Images, flavor: str) -> None:
     proc = subprocess.run(
         [docker_cli(), "image", "inspect", "--format", "{{json .Config.Labels}}", tag(images, flavor)],
@@ -142,7 +157,7 @@ def test_oci_labels(images: Images, flavor: str) -> None:
         assert labels["org.opencontainers.image.revision"] == head.stdout.strip()
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_images_hold_code_only(images: Images, flavor: str) -> None:
     """No configs, data or manifests of the checkout: the config is a run parameter, data is s3://.
     The code is the installed `mlpipe` package, and no generic top-level package is installed."""
@@ -163,7 +178,7 @@ def test_images_hold_code_only(images: Images, flavor: str) -> None:
     assert ok(run_in(image, "python", "-c", code)).split() == ["None", "None", "True"]
 
 
-@pytest.mark.parametrize("flavor", ["tf", "push"])
+@pytest.mark.parametrize("flavor", FLAVORS)
 def test_image_tag_is_the_content_hash(images: Images, flavor: str) -> None:
     from mlpipe.runtime.images import content_tag
 

@@ -109,3 +109,30 @@ def test_pod_problems_say_what_the_kubelet_says_of_each_pod_that_is_not_ready():
         "pod e: container c running but not ready (readiness probe)",
         "pod f: Unschedulable: 0/1 nodes",
     ]
+
+
+def test_pod_problems_name_a_failing_init_container_and_a_crash_loops_last_log_lines():
+    fetch_failed = {"name": "sync-model", "ready": False, "state": {"waiting": {
+        "reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container=sync-model"}},
+        "lastState": {"terminated": {"exitCode": 1, "message": "INFO found nothing\n"
+                      "cannot fetch the model from s3://models/m/3/: No model found\n"}}}  # fmt: skip
+    initializing = {"name": "serve", "ready": False, "state": {"waiting": {"reason": "PodInitializing"}}}
+    loaded_bad = {"name": "serve", "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                  "lastState": {"terminated": {"exitCode": 1, "message": "x" * 400 + "\nOSError: bad"}}}  # fmt: skip
+    init_done = {
+        "name": "sync-model",
+        "ready": False,
+        "state": {"terminated": {"reason": "Completed", "exitCode": 0}},
+    }
+    pod = _pod("a", [("Ready", "False", {})], [initializing])
+    pod["status"]["initContainerStatuses"] = [fetch_failed]
+    other = _pod("b", [("Ready", "False", {})], [loaded_bad])
+    other["status"]["initContainerStatuses"] = [init_done]
+    first, second = pod_problems([pod, other])
+    assert first == (
+        "pod a: init container sync-model: CrashLoopBackOff back-off 10s restarting failed "
+        "container=sync-model; last exit 1: INFO found nothing | cannot fetch the model from "
+        "s3://models/m/3/: No model found"
+    )
+    assert second.startswith("pod b: CrashLoopBackOff; last exit 1: ...") and second.endswith("OSError: bad")
+    assert len(second) < 400
