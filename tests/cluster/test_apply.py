@@ -125,9 +125,14 @@ def test_the_pusher_can_do_exactly_what_a_rollout_needs(applied):
         ("create", "deployments.apps"),
         ("create", "inferenceservices.serving.kserve.io"),
         ("get", "secrets"),
-        ("list", "pods"),
+        ("create", "pods"),
+        ("delete", "pods"),
+        ("create", "pods/exec"),
     ):
         assert not _can(plane, pusher, verb, resource, names.namespace), (verb, resource)
+    # pods are read, for the rollout's error (each pod's reason), only where serving is a Deployment
+    assert _can(plane, pusher, "list", "pods", names.namespace) == (applied.overlay == "kind")
+    assert not _can(plane, pusher, "list", "pods", "default")
     assert not _can(plane, pusher, "patch", serving, "default")
     # other identities of the pipeline namespace cannot touch serving
     for other in (f"system:serviceaccount:{names.pipeline_namespace}:default", "system:anonymous"):

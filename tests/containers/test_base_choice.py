@@ -110,7 +110,7 @@ def test_make_images_builds_both_images_on_the_chosen_base(docker, args, pull, b
     proc = docker(["make", "--no-print-directory", "images", "CA_BUNDLE=", *args], has=DEBOOTSTRAP, pull=pull)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     builds = [call for call in docker.calls() if call.startswith("build ")]
-    assert len(builds) == 2 and all(f"--build-arg BASE_IMAGE={base} " in call for call in builds), builds
-    assert proc.stdout.count(f", base {base})") == 2
+    assert len(builds) == 3 and all(f"--build-arg BASE_IMAGE={base} " in call for call in builds), builds
+    assert proc.stdout.count(f", base {base})") == 3
     pulled = any(call.startswith("pull") for call in docker.calls())
     assert pulled is (not args)  # an explicit BASE_IMAGE is used as given

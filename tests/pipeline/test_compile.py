@@ -287,7 +287,7 @@ def test_image_tags_follow_the_content(tmp_path, repo_root):
     from mlpipe.runtime.images import CODE, LOCKS, content_tag, image_inputs
 
     copy = tmp_path / "repo"
-    for path in image_inputs("tf", repo_root) + image_inputs("push", repo_root):
+    for path in sorted({p for flavor in LOCKS for p in image_inputs(flavor, repo_root)}):
         target = copy / path.relative_to(repo_root)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
